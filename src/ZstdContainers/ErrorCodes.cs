@@ -1,0 +1,41 @@
+namespace ZstdContainers;
+
+/// <summary>Every ZSTDC code in one place, so codes are never reused for different failures.</summary>
+public static class ErrorCodes
+{
+    // 1xxx: settings and input
+    public const string InvalidCompression = "ZSTDC1001";
+    public const string InvalidCompressionLevel = "ZSTDC1002";
+    public const string InvalidRecompressSetting = "ZSTDC1003";
+    public const string InvalidImageReference = "ZSTDC1004";
+    public const string PublishDirectoryMissing = "ZSTDC1005";
+    public const string DockerImageFormatWithZstd = "ZSTDC1006";
+    public const string InvalidAppCommandInstruction = "ZSTDC1007";
+    public const string InvalidPort = "ZSTDC1008";
+    public const string ArchivePathNotWritable = "ZSTDC1009";
+    public const string InvalidLocalRegistry = "ZSTDC1010";
+    public const string InvalidSourceDateEpoch = "ZSTDC1011";
+
+    // 2xxx: base image
+    public const string BaseImageNotFound = "ZSTDC2001";
+    public const string PlatformNotInBaseImage = "ZSTDC2002";
+    public const string UnsupportedBaseLayer = "ZSTDC2003";
+    public const string BaseLayerDiffIdMismatch = "ZSTDC2004";
+    public const string UnsupportedManifest = "ZSTDC2005";
+
+    // 3xxx: registry
+    public const string RegistryUnreachable = "ZSTDC3001";
+    public const string AuthenticationFailed = "ZSTDC3002";
+    public const string RegistryError = "ZSTDC3003";
+    public const string TlsFailure = "ZSTDC3004";
+    public const string DigestMismatch = "ZSTDC3005";
+    public const string RegistryTimeout = "ZSTDC3006";
+    public const string CredentialHelperFailed = "ZSTDC3007";
+
+    // 4xxx: destinations
+    public const string LocalDaemonUnavailable = "ZSTDC4001";
+    public const string LocalDaemonLoadFailed = "ZSTDC4002";
+
+    // 5xxx: cache and I/O
+    public const string CacheUnusable = "ZSTDC5001";
+}

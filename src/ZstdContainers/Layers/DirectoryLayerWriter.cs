@@ -1,0 +1,139 @@
+using System.Formats.Tar;
+
+namespace ZstdContainers.Layers;
+
+/// <summary>
+/// Writes a folder as a layer tar: PAX entries sorted ordinally by path, placed under the
+/// container directory (e.g. /app/), with the directories on the way there included, and
+/// owner, modes and timestamps taken from a <see cref="LayerEntryPolicy"/>.
+/// </summary>
+public sealed class DirectoryLayerWriter
+{
+    private const int FileReadBufferSize = 1 << 20;
+
+    private readonly string _sourceDirectory;
+    private readonly string _containerDirectory;
+    private readonly LayerEntryPolicy _policy;
+
+    /// <param name="sourceDirectory">The folder on disk (the publish folder).</param>
+    /// <param name="containerDirectory">Where its content lands in the image, e.g. "/app/".</param>
+    public DirectoryLayerWriter(string sourceDirectory, string containerDirectory, LayerEntryPolicy policy)
+    {
+        _sourceDirectory = Path.GetFullPath(sourceDirectory);
+        _containerDirectory = NormalizeContainerDirectory(containerDirectory);
+        _policy = policy;
+    }
+
+    /// <summary>Writes the whole tar, end-of-archive blocks included, to <paramref name="output"/>.</summary>
+    public void WriteTar(Stream output, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(_sourceDirectory))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.PublishDirectoryMissing,
+                $"The publish folder '{_sourceDirectory}' does not exist, so there is nothing to put in the app layer. Run the Publish target first (dotnet publish does).");
+        }
+
+        using var normalizer = new PaxHeaderNameNormalizer(output);
+        using var writer = new TarWriter(normalizer, TarEntryFormat.Pax, leaveOpen: true);
+
+        foreach (var directory in ParentDirectoriesOfContainerDirectory())
+        {
+            writer.WriteEntry(DirectoryEntry(directory));
+        }
+
+        foreach (var (relativePath, info) in EnumerateSorted())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var entryName = _containerDirectory + relativePath;
+            switch (info)
+            {
+                case FileSystemInfo when IsLink(info):
+                    writer.WriteEntry(Stamp(new PaxTarEntry(TarEntryType.SymbolicLink, entryName)
+                    {
+                        LinkName = info.LinkTarget ?? string.Empty,
+                        Mode = (UnixFileMode)0b111_111_111,
+                    }));
+                    break;
+                case DirectoryInfo:
+                    writer.WriteEntry(DirectoryEntry(entryName + "/"));
+                    break;
+                case FileInfo file:
+                    WriteFile(writer, entryName, file);
+                    break;
+            }
+        }
+    }
+
+    private void WriteFile(TarWriter writer, string entryName, FileInfo file)
+    {
+        using var data = new FileStream(file.FullName, new FileStreamOptions
+        {
+            Mode = FileMode.Open,
+            Access = FileAccess.Read,
+            Share = FileShare.Read,
+            BufferSize = FileReadBufferSize,
+            Options = FileOptions.SequentialScan,
+        });
+        var executable = !OperatingSystem.IsWindows()
+            && (file.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
+        var entry = Stamp(new PaxTarEntry(TarEntryType.RegularFile, entryName)
+        {
+            Mode = _policy.FilePermissions(executable),
+            DataStream = data,
+        });
+        writer.WriteEntry(entry);
+    }
+
+    private PaxTarEntry DirectoryEntry(string name) =>
+        Stamp(new PaxTarEntry(TarEntryType.Directory, name) { Mode = _policy.DirectoryPermissions });
+
+    private PaxTarEntry Stamp(PaxTarEntry entry)
+    {
+        entry.ModificationTime = _policy.Timestamp;
+        entry.Uid = _policy.OwnerId;
+        entry.Gid = _policy.GroupId;
+        return entry;
+    }
+
+    /// <summary>"app/" for "/app/", and "srv/", "srv/www/" for "/srv/www/".</summary>
+    private IEnumerable<string> ParentDirectoriesOfContainerDirectory()
+    {
+        var parts = _containerDirectory.TrimEnd('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 1; i <= parts.Length; i++)
+        {
+            yield return string.Join('/', parts.Take(i)) + "/";
+        }
+    }
+
+    /// <summary>
+    /// Every file, directory and link below the source, depth first, with '/' separators, in
+    /// ordinal order of the full relative path (so the order never depends on the file system).
+    /// </summary>
+    private IEnumerable<(string RelativePath, FileSystemInfo Info)> EnumerateSorted()
+    {
+        var root = new DirectoryInfo(_sourceDirectory);
+        var entries = root
+            .EnumerateFileSystemInfos("*", new EnumerationOptions
+            {
+                RecurseSubdirectories = true,
+                AttributesToSkip = 0,
+                IgnoreInaccessible = false,
+                ReturnSpecialDirectories = false,
+            })
+            .Select(info => (Path.GetRelativePath(_sourceDirectory, info.FullName).Replace('\\', '/'), info))
+            .ToList();
+        entries.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
+        return entries;
+    }
+
+    // The enumeration does not descend into linked directories; a link is stored as a link,
+    // never as the content it points to.
+    private static bool IsLink(FileSystemInfo info) => info.Attributes.HasFlag(FileAttributes.ReparsePoint);
+
+    private static string NormalizeContainerDirectory(string containerDirectory)
+    {
+        var trimmed = containerDirectory.Replace('\\', '/').Trim('/');
+        return trimmed.Length == 0 ? string.Empty : trimmed + "/";
+    }
+}

@@ -1,0 +1,71 @@
+using ZstdContainers.Oci;
+using ZstdSharp;
+using ZstdSharp.Unsafe;
+
+namespace ZstdContainers.Layers;
+
+/// <summary>
+/// Turns a stream of tar bytes into a zstd layer blob on disk in one pass: the tar is hashed
+/// (diff_id) on its way into the encoder and the compressed bytes are hashed (digest) on their
+/// way to the file. The encoder's worker threads compress while the producer keeps writing, so
+/// reading files, tar framing and compression overlap; nothing is held whole in memory.
+/// </summary>
+public static class ZstdBlobWriter
+{
+    private const int FileWriteBufferSize = 1 << 20;
+    private const int EncoderBufferSize = 1 << 20;
+
+    /// <param name="writeTar">Writes the complete, uncompressed tar to the stream it is given.</param>
+    /// <param name="blobPath">Where the compressed blob goes; the caller owns the file.</param>
+    public static async Task<LayerBlob> WriteAsync(
+        Func<Stream, CancellationToken, Task> writeTar,
+        string blobPath,
+        ZstdSettings settings,
+        CancellationToken cancellationToken)
+    {
+        var file = new FileStream(blobPath, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = FileWriteBufferSize,
+        });
+        await using (file.ConfigureAwait(false))
+        {
+            var compressed = new HashingWriteStream(file, leaveOpen: true);
+            var encoder = new CompressionStream(compressed, settings.Level, EncoderBufferSize, leaveOpen: true);
+            encoder.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, settings.Workers);
+            var tar = new HashingWriteStream(encoder, leaveOpen: true);
+
+            await writeTar(tar, cancellationToken).ConfigureAwait(false);
+
+            // Disposing the encoder writes the final frame; only then is the digest complete.
+            await encoder.DisposeAsync().ConfigureAwait(false);
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+            var descriptor = new Descriptor
+            {
+                MediaType = MediaTypes.OciLayerZstd,
+                Digest = compressed.Digest.Value,
+                Size = compressed.BytesWritten,
+            };
+            var blob = new LayerBlob(blobPath, descriptor, tar.Digest, tar.BytesWritten);
+            await tar.DisposeAsync().ConfigureAwait(false);
+            await compressed.DisposeAsync().ConfigureAwait(false);
+            return blob;
+        }
+    }
+
+    /// <summary>Writes a folder as a zstd layer (the app layer).</summary>
+    public static Task<LayerBlob> WriteDirectoryAsync(
+        DirectoryLayerWriter layer,
+        string blobPath,
+        ZstdSettings settings,
+        CancellationToken cancellationToken) =>
+        WriteAsync(
+            // TarWriter and FileStream reads are synchronous; run them off the caller's thread.
+            (tar, ct) => Task.Run(() => layer.WriteTar(tar, ct), ct),
+            blobPath,
+            settings,
+            cancellationToken);
+}

@@ -1,0 +1,44 @@
+namespace ZstdContainers.Layers;
+
+/// <summary>
+/// The encoder settings of every zstd blob we write. zstd's multi-threaded mode gives the same
+/// bytes for any worker count of one or more (it differs from single-threaded mode), so we always
+/// run it with at least one worker: digests then stay the same on a 2-core CI runner and a
+/// 64-core workstation.
+/// </summary>
+public sealed record ZstdSettings
+{
+    public const int MinLevel = 1;
+    public const int MaxLevel = 22;
+    public const int DefaultLevel = 3;
+
+    public ZstdSettings(int level = DefaultLevel, int? workers = null)
+    {
+        if (level is < MinLevel or > MaxLevel)
+        {
+            throw new ArgumentOutOfRangeException(nameof(level), level, $"zstd levels run from {MinLevel} to {MaxLevel}.");
+        }
+        Level = level;
+        Workers = Math.Max(1, workers ?? Environment.ProcessorCount);
+    }
+
+    public int Level { get; }
+
+    /// <summary>Encoder threads; never 0, see the type's remarks.</summary>
+    public int Workers { get; }
+
+    /// <summary>
+    /// Parses ContainerLayerCompressionLevel. Empty means the default; anything else must be a
+    /// whole number from 1 to 22.
+    /// </summary>
+    public static bool TryParseLevel(string? text, out int level)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            level = DefaultLevel;
+            return true;
+        }
+        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out level)
+            && level is >= MinLevel and <= MaxLevel;
+    }
+}

@@ -1,0 +1,40 @@
+namespace ZstdContainers.Oci;
+
+public static class MediaTypes
+{
+    public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
+    public const string OciIndex = "application/vnd.oci.image.index.v1+json";
+    public const string OciConfig = "application/vnd.oci.image.config.v1+json";
+    public const string OciLayerTar = "application/vnd.oci.image.layer.v1.tar";
+    public const string OciLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+    public const string OciLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+    public const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+    public const string DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
+    public const string DockerConfig = "application/vnd.docker.container.image.v1+json";
+    public const string DockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    public const string DockerLayerTar = "application/vnd.docker.image.rootfs.diff.tar";
+    // Foreign (non-distributable) Windows layers; never pushed, only referenced.
+    public const string DockerForeignLayerGzip = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+    public static bool IsIndex(string mediaType) => mediaType is OciIndex or DockerManifestList;
+
+    public static bool IsImageManifest(string mediaType) => mediaType is OciManifest or DockerManifest;
+
+    /// <summary>How a layer blob is compressed, judged by its media type.</summary>
+    public static LayerCompression LayerCompressionOf(string mediaType) => mediaType switch
+    {
+        OciLayerZstd => LayerCompression.Zstd,
+        OciLayerGzip or DockerLayerGzip or DockerForeignLayerGzip => LayerCompression.Gzip,
+        OciLayerTar or DockerLayerTar => LayerCompression.None,
+        _ => LayerCompression.Unknown,
+    };
+}
+
+public enum LayerCompression
+{
+    Unknown,
+    None,
+    Gzip,
+    Zstd,
+}
