@@ -15,6 +15,12 @@ public static class ErrorCodes
     public const string ArchivePathNotWritable = "ZSTDC1009";
     public const string InvalidLocalRegistry = "ZSTDC1010";
     public const string InvalidSourceDateEpoch = "ZSTDC1011";
+    public const string EntrypointArgsWithoutEntrypoint = "ZSTDC1012";
+    public const string AppCommandArgsWithoutAppCommand = "ZSTDC1013";
+    public const string AppCommandWithInstructionNone = "ZSTDC1014";
+    public const string EntrypointWithInstructionEntrypoint = "ZSTDC1015";
+    public const string BaseEntrypointOverwritten = "ZSTDC1016"; // a warning
+    public const string InvalidBaseConfig = "ZSTDC1017";
 
     // 2xxx: base image
     public const string BaseImageNotFound = "ZSTDC2001";
@@ -22,6 +28,7 @@ public static class ErrorCodes
     public const string UnsupportedBaseLayer = "ZSTDC2003";
     public const string BaseLayerDiffIdMismatch = "ZSTDC2004";
     public const string UnsupportedManifest = "ZSTDC2005";
+    public const string BaseLayerCorrupt = "ZSTDC2006"; // gzip undecodable or source bytes not matching their digest
 
     // 3xxx: registry
     public const string RegistryUnreachable = "ZSTDC3001";
@@ -35,7 +42,10 @@ public static class ErrorCodes
     // 4xxx: destinations
     public const string LocalDaemonUnavailable = "ZSTDC4001";
     public const string LocalDaemonLoadFailed = "ZSTDC4002";
+    public const string ArchiveBlobMismatch = "ZSTDC4003";
+    public const string LocalDaemonTooOld = "ZSTDC4004";
 
     // 5xxx: cache and I/O
     public const string CacheUnusable = "ZSTDC5001";
+    public const string CacheEntryCorrupt = "ZSTDC5002"; // a warning: the entry is deleted and rebuilt
 }

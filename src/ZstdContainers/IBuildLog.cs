@@ -6,8 +6,11 @@ namespace ZstdContainers;
 /// </summary>
 public interface IBuildLog
 {
-    /// <summary>One line a user sees at normal verbosity (per layer, summary).</summary>
+    /// <summary>One line a user sees at normal verbosity (one per layer).</summary>
     void Info(string message);
+
+    /// <summary>The line that says what was published; shown at minimal verbosity too.</summary>
+    void Summary(string message) => Info(message);
 
     /// <summary>Diagnostics shown at detailed verbosity (requests, cache decisions).</summary>
     void Detail(string message);

@@ -1,0 +1,150 @@
+using System.Globalization;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+using ZstdContainers.Building;
+using ZstdContainers.Oci;
+using ZstdContainers.Registry;
+
+namespace ZstdContainers.Tasks;
+
+/// <summary>
+/// Stands in for the SDK's CreateNewImage task when ContainerLayerCompression is zstd (see
+/// build/ZstdContainers.targets). It takes exactly the SDK task's parameters and gives its
+/// outputs, so the SDK's targets — and every Container* property they read — work unchanged.
+/// The work itself is done by <see cref="ContainerImagePublisher"/>.
+/// </summary>
+public sealed class CreateNewImage : Microsoft.Build.Utilities.Task, ICancelableTask
+{
+    private readonly CancellationTokenSource _cancellation = new();
+
+    // ---- The SDK's CreateNewImage parameters (same names, same types). ----
+    public string BaseRegistry { get; set; } = string.Empty;
+    [Required] public string BaseImageName { get; set; } = string.Empty;
+    public string BaseImageTag { get; set; } = string.Empty;
+    public string BaseImageDigest { get; set; } = string.Empty;
+    public string OutputRegistry { get; set; } = string.Empty;
+    public string ArchiveOutputPath { get; set; } = string.Empty;
+    public string LocalRegistry { get; set; } = string.Empty;
+    [Required] public string Repository { get; set; } = string.Empty;
+    [Required] public string[] ImageTags { get; set; } = [];
+    [Required] public string PublishDirectory { get; set; } = string.Empty;
+    [Required] public string WorkingDirectory { get; set; } = string.Empty;
+    [Required] public ITaskItem[] Entrypoint { get; set; } = [];
+    public ITaskItem[] EntrypointArgs { get; set; } = [];
+    public ITaskItem[] DefaultArgs { get; set; } = [];
+    public ITaskItem[] AppCommand { get; set; } = [];
+    public ITaskItem[] AppCommandArgs { get; set; } = [];
+    public string AppCommandInstruction { get; set; } = string.Empty;
+    public ITaskItem[] ExposedPorts { get; set; } = [];
+    public ITaskItem[] Labels { get; set; } = [];
+    public ITaskItem[] ContainerEnvironmentVariables { get; set; } = [];
+    [Required] public string ContainerRuntimeIdentifier { get; set; } = string.Empty;
+    [Required] public string RuntimeIdentifierGraphPath { get; set; } = string.Empty;
+    public string ContainerUser { get; set; } = string.Empty;
+    [Required] public bool GenerateLabels { get; set; }
+    [Required] public bool GenerateDigestLabel { get; set; }
+    public string? ImageFormat { get; set; }
+    public bool SkipPublishing { get; set; }
+
+    // ---- The SDK's outputs. ----
+    [Output] public string GeneratedContainerManifest { get; set; } = string.Empty;
+    [Output] public string GeneratedContainerConfiguration { get; set; } = string.Empty;
+    [Output] public string GeneratedContainerDigest { get; set; } = string.Empty;
+    [Output] public string GeneratedArchiveOutputPath { get; set; } = string.Empty;
+    [Output] public string GeneratedContainerMediaType { get; set; } = string.Empty;
+    [Output] public ITaskItem[] GeneratedContainerNames { get; set; } = [];
+    [Output] public ITaskItem? GeneratedDigestLabel { get; set; }
+
+    public void Cancel() => _cancellation.Cancel();
+
+    public override bool Execute()
+    {
+        var log = new TaskLog(Log);
+        try
+        {
+            var request = BuildRequest();
+            var publisher = new ContainerImagePublisher(new RegistryClientOptions { Log = log }, log);
+            // MSBuild calls Execute synchronously; this is the one place we wait on the async core.
+            var result = publisher.PublishAsync(request, _cancellation.Token).GetAwaiter().GetResult();
+
+            GeneratedContainerManifest = System.Text.Encoding.UTF8.GetString(result.Image.Manifest);
+            GeneratedContainerConfiguration = System.Text.Encoding.UTF8.GetString(result.Image.Config);
+            GeneratedContainerDigest = result.Image.ManifestDigest.Value;
+            GeneratedContainerMediaType = result.Image.ManifestMediaType;
+            GeneratedArchiveOutputPath = result.ArchivePath ?? ArchiveOutputPath;
+            GeneratedContainerNames = [.. result.ImageNames.Select(n => new TaskItem(n))];
+            if (GenerateLabels && GenerateDigestLabel)
+            {
+                var label = new TaskItem(ContainerConfigComposer.BaseDigestLabel);
+                label.SetMetadata("Value", result.BaseManifestDigest.Value);
+                GeneratedDigestLabel = label;
+            }
+            return !Log.HasLoggedErrors;
+        }
+        catch (ZstdContainersException e)
+        {
+            TaskLog.Error(Log, e);
+            return false;
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            Log.LogWarning("ZstdContainers: the container publish was cancelled; nothing was tagged.");
+            return false;
+        }
+    }
+
+    private ImageRequest BuildRequest()
+    {
+        var settings = SettingsHandOff.Find(BuildEngine) ?? CompressionOptions.Parse("zstd", null, null);
+        return new ImageRequest
+        {
+            BaseImage = new ImageReference(
+                BaseRegistry,
+                BaseImageName,
+                string.IsNullOrWhiteSpace(BaseImageTag) ? null : BaseImageTag,
+                string.IsNullOrWhiteSpace(BaseImageDigest) ? null : BaseImageDigest),
+            RuntimeIdentifier = ContainerRuntimeIdentifier,
+            PublishDirectory = PublishDirectory,
+            WorkingDirectory = WorkingDirectory,
+            Repository = Repository,
+            Tags = ImageTags,
+            OutputRegistry = OutputRegistry,
+            ArchiveOutputPath = ArchiveOutputPath,
+            LocalRegistry = LocalRegistry,
+            Entrypoint = Values(Entrypoint),
+            EntrypointArgs = Values(EntrypointArgs),
+            DefaultArgs = Values(DefaultArgs),
+            AppCommand = Values(AppCommand),
+            AppCommandArgs = Values(AppCommandArgs),
+            AppCommandInstruction = AppCommandInstruction,
+            ExposedPorts = [.. ExposedPorts.Select(ParsePort)],
+            Labels = Pairs(Labels),
+            EnvironmentVariables = Pairs(ContainerEnvironmentVariables),
+            ContainerUser = ContainerUser,
+            GenerateLabels = GenerateLabels,
+            GenerateDigestLabel = GenerateDigestLabel,
+            SkipPublishing = SkipPublishing,
+            Compression = settings with { UseZstd = true },
+            SourceDateEpoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"),
+        };
+    }
+
+    private static List<string> Values(ITaskItem[] items) => [.. items.Select(i => i.ItemSpec).Where(s => s.Length > 0)];
+
+    private static List<KeyValuePair<string, string>> Pairs(ITaskItem[] items) =>
+        [.. items.Select(i => KeyValuePair.Create(i.ItemSpec, i.GetMetadata("Value")))];
+
+    private static ContainerPort ParsePort(ITaskItem item)
+    {
+        var type = item.GetMetadata("Type");
+        type = string.IsNullOrWhiteSpace(type) ? "tcp" : type.Trim().ToLowerInvariant();
+        if (!int.TryParse(item.ItemSpec.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+            || number is < 1 or > 65535 || type is not ("tcp" or "udp"))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.InvalidPort,
+                $"ContainerPort '{item.ItemSpec}' with Type '{item.GetMetadata("Type")}' is not a port: use a number from 1 to 65535 and Type 'tcp' (the default) or 'udp', e.g. <ContainerPort Include=\"8080\" Type=\"tcp\" />.");
+        }
+        return new ContainerPort(number, type);
+    }
+}

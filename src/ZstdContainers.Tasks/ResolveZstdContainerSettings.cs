@@ -1,0 +1,48 @@
+using Microsoft.Build.Framework;
+using ZstdContainers.Building;
+
+namespace ZstdContainers.Tasks;
+
+/// <summary>
+/// Checks our properties early in PublishContainer, before the SDK computes the image or touches
+/// the network, so a typo fails in a second instead of after a build. It also hands the parsed
+/// settings to the image tasks: those are called by the SDK's own targets with the SDK's
+/// parameters only, so our properties cannot reach them as parameters.
+/// </summary>
+public sealed class ResolveZstdContainerSettings : Microsoft.Build.Utilities.Task
+{
+    public string? ContainerLayerCompression { get; set; }
+
+    public string? ContainerLayerCompressionLevel { get; set; }
+
+    public string? ContainerRecompressBaseLayers { get; set; }
+
+    public string? ContainerLayerCacheDirectory { get; set; }
+
+    public string? ContainerImageFormat { get; set; }
+
+    public override bool Execute()
+    {
+        try
+        {
+            var options = CompressionOptions.Parse(ContainerLayerCompression, ContainerLayerCompressionLevel, ContainerRecompressBaseLayers);
+            if (options.UseZstd && string.Equals(ContainerImageFormat?.Trim(), "Docker", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ZstdContainersException(
+                    ErrorCodes.DockerImageFormatWithZstd,
+                    "ContainerImageFormat is 'Docker', but zstd layers exist only in the OCI image format: Docker v2 manifests with zstd layers are non-standard and strict clients refuse them. Remove ContainerImageFormat (zstd images are always OCI) or set it to 'OCI'.");
+            }
+            if (!string.IsNullOrWhiteSpace(ContainerLayerCacheDirectory))
+            {
+                options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };
+            }
+            SettingsHandOff.Register(BuildEngine, options);
+            return true;
+        }
+        catch (ZstdContainersException e)
+        {
+            TaskLog.Error(Log, e);
+            return false;
+        }
+    }
+}

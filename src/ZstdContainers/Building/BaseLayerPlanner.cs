@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using ZstdContainers.Caching;
+using ZstdContainers.Layers;
+using ZstdContainers.Oci;
+using ZstdContainers.Registry;
+
+namespace ZstdContainers.Building;
+
+/// <summary>What happened to one base layer, for the per-layer log line and the summary.</summary>
+public sealed record BaseLayerOutcome(ImageLayer Layer, long SourceSize, string SourceMediaType, string Action, TimeSpan Elapsed);
+
+/// <summary>
+/// Decides, per base layer, what the new image carries: zstd blobs are reused byte for byte;
+/// gzip and uncompressed blobs are transcoded to zstd through the on-disk cache (or kept as they
+/// are when ContainerRecompressBaseLayers is false). Transcoding keeps the tar bytes, so the
+/// base config's diff_ids stay valid — the transcoder checks that.
+/// </summary>
+public sealed class BaseLayerPlanner(RegistryClient registry, LayerCache cache, ZstdSettings settings, bool recompress, IBuildLog log)
+{
+    public async Task<IReadOnlyList<BaseLayerOutcome>> PlanAsync(ResolvedBaseImage baseImage, CancellationToken cancellationToken)
+    {
+        var tasks = baseImage.Manifest.Layers
+            .Select((descriptor, i) => PlanOneAsync(baseImage, descriptor, baseImage.DiffIds[i], cancellationToken))
+            .ToList();
+        return await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private async Task<BaseLayerOutcome> PlanOneAsync(ResolvedBaseImage baseImage, Descriptor descriptor, Digest diffId, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var digest = Digest.Parse(descriptor.Digest);
+        var source = new RegistryBlobSource(registry, baseImage.Reference.Repository, digest);
+        var compression = MediaTypes.LayerCompressionOf(descriptor.MediaType);
+
+        BaseLayerOutcome Kept(string mediaType, string action) => new(
+            new ImageLayer(descriptor with { MediaType = mediaType, Annotations = null }, diffId, source, baseImage.Reference),
+            descriptor.Size, descriptor.MediaType, action, clock.Elapsed);
+
+        switch (compression)
+        {
+            case LayerCompression.Zstd:
+                return Kept(MediaTypes.OciLayerZstd, "zstd already, reused");
+            case LayerCompression.Gzip when !recompress:
+                return Kept(MediaTypes.OciLayerGzip, "gzip, kept (ContainerRecompressBaseLayers=false)");
+            case LayerCompression.None when !recompress:
+                return Kept(MediaTypes.OciLayerTar, "uncompressed, kept (ContainerRecompressBaseLayers=false)");
+            case LayerCompression.Gzip or LayerCompression.None:
+                var cached = await cache.GetOrAddTranscodedAsync(
+                    digest,
+                    settings.Level,
+                    async (blobPath, ct) =>
+                    {
+                        var input = await source.OpenAsync(ct).ConfigureAwait(false);
+                        await using (input.ConfigureAwait(false))
+                        {
+                            return await BaseLayerTranscoder.TranscodeAsync(input, compression, digest, diffId, blobPath, settings, ct).ConfigureAwait(false);
+                        }
+                    },
+                    cancellationToken).ConfigureAwait(false);
+                var layer = new ImageLayer(cached.Blob.Descriptor, diffId, new FileBlobSource(cached.Blob.FilePath));
+                return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? "zstd from cache" : "transcoded to zstd", clock.Elapsed);
+            default:
+                throw new ZstdContainersException(
+                    ErrorCodes.UnsupportedBaseLayer,
+                    $"Base layer {descriptor.Digest} of {baseImage.Reference} has media type '{descriptor.MediaType}', which is not a tar, tar+gzip or tar+zstd layer. Use a base image whose layers are standard OCI or Docker layers.");
+        }
+    }
+}

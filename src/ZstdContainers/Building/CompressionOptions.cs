@@ -1,0 +1,56 @@
+using ZstdContainers.Layers;
+
+namespace ZstdContainers.Building;
+
+/// <summary>
+/// Our three properties, parsed and checked in one place so the validation target and the
+/// image task agree on what is allowed and on every message.
+/// </summary>
+public sealed record CompressionOptions
+{
+    public bool UseZstd { get; init; }
+
+    public int Level { get; init; } = ZstdSettings.DefaultLevel;
+
+    public bool RecompressBaseLayers { get; init; } = true;
+
+    /// <summary>ContainerLayerCacheDirectory, or null for the per-user default.</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <param name="compression">ContainerLayerCompression: empty or gzip (the SDK's path), or zstd.</param>
+    /// <param name="level">ContainerLayerCompressionLevel: empty (3) or 1–22.</param>
+    /// <param name="recompressBaseLayers">ContainerRecompressBaseLayers: empty (true), true or false.</param>
+    public static CompressionOptions Parse(string? compression, string? level, string? recompressBaseLayers)
+    {
+        var kind = (compression ?? string.Empty).Trim();
+        var useZstd = kind.Equals("zstd", StringComparison.OrdinalIgnoreCase);
+        if (!useZstd && kind.Length > 0 && !kind.Equals("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.InvalidCompression,
+                $"ContainerLayerCompression is '{compression}', which ZstdContainers does not know. Allowed values: 'zstd' (zstd layers, OCI image) or 'gzip' (the SDK's own gzip layers, the default).");
+        }
+
+        if (!ZstdSettings.TryParseLevel(level, out var parsedLevel))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.InvalidCompressionLevel,
+                $"ContainerLayerCompressionLevel is '{level}', but it must be a whole number from {ZstdSettings.MinLevel} to {ZstdSettings.MaxLevel} (zstd levels; default {ZstdSettings.DefaultLevel}, 19 for the smallest images at a slower publish).");
+        }
+
+        var recompress = (recompressBaseLayers ?? string.Empty).Trim();
+        bool parsedRecompress;
+        if (recompress.Length == 0)
+        {
+            parsedRecompress = true;
+        }
+        else if (!bool.TryParse(recompress, out parsedRecompress))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.InvalidRecompressSetting,
+                $"ContainerRecompressBaseLayers is '{recompressBaseLayers}', but it must be 'true' (gzip base layers become zstd, the default) or 'false' (base layers are kept as they are).");
+        }
+
+        return new CompressionOptions { UseZstd = useZstd, Level = parsedLevel, RecompressBaseLayers = parsedRecompress };
+    }
+}

@@ -1,0 +1,10 @@
+using ZstdContainers.Oci;
+
+namespace ZstdContainers.Building;
+
+/// <summary>What the task reports back to the SDK's targets (GeneratedContainer* outputs).</summary>
+public sealed record ImagePublishResult(
+    BuiltImage Image,
+    IReadOnlyList<string> ImageNames,
+    Digest BaseManifestDigest,
+    string? ArchivePath);

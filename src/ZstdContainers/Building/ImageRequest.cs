@@ -1,0 +1,64 @@
+using ZstdContainers.Oci;
+
+namespace ZstdContainers.Building;
+
+/// <summary>A port the image exposes, as ContainerPort items give it (number and tcp/udp).</summary>
+public sealed record ContainerPort(int Number, string Type = "tcp");
+
+/// <summary>
+/// Everything the SDK's targets computed for one single-platform image — the parameters of its
+/// CreateNewImage task, without MSBuild types — plus our compression settings.
+/// </summary>
+public sealed record ImageRequest
+{
+    public required ImageReference BaseImage { get; init; }
+
+    public required string RuntimeIdentifier { get; init; }
+
+    public required string PublishDirectory { get; init; }
+
+    public required string WorkingDirectory { get; init; }
+
+    public required string Repository { get; init; }
+
+    public required IReadOnlyList<string> Tags { get; init; }
+
+    /// <summary>Empty means no registry: the image goes to an archive or the local daemon.</summary>
+    public string? OutputRegistry { get; init; }
+
+    public string? ArchiveOutputPath { get; init; }
+
+    public string? LocalRegistry { get; init; }
+
+    public IReadOnlyList<string> Entrypoint { get; init; } = [];
+
+    public IReadOnlyList<string> EntrypointArgs { get; init; } = [];
+
+    public IReadOnlyList<string> DefaultArgs { get; init; } = [];
+
+    public IReadOnlyList<string> AppCommand { get; init; } = [];
+
+    public IReadOnlyList<string> AppCommandArgs { get; init; } = [];
+
+    public string? AppCommandInstruction { get; init; }
+
+    public IReadOnlyList<ContainerPort> ExposedPorts { get; init; } = [];
+
+    public IReadOnlyList<KeyValuePair<string, string>> Labels { get; init; } = [];
+
+    public IReadOnlyList<KeyValuePair<string, string>> EnvironmentVariables { get; init; } = [];
+
+    public string? ContainerUser { get; init; }
+
+    public bool GenerateLabels { get; init; }
+
+    public bool GenerateDigestLabel { get; init; }
+
+    /// <summary>Build the image but do not ship it (a per-RID image of a multi-RID archive or daemon load).</summary>
+    public bool SkipPublishing { get; init; }
+
+    public CompressionOptions Compression { get; init; } = new() { UseZstd = true };
+
+    /// <summary>The value of SOURCE_DATE_EPOCH, if any: fixes layer timestamps and `created`.</summary>
+    public string? SourceDateEpoch { get; init; }
+}
