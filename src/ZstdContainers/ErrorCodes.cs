@@ -38,6 +38,7 @@ public static class ErrorCodes
     public const string DigestMismatch = "ZSTDC3005";
     public const string RegistryTimeout = "ZSTDC3006";
     public const string CredentialHelperFailed = "ZSTDC3007";
+    public const string UploadContentInvalid = "ZSTDC3008";
 
     // 4xxx: destinations
     public const string LocalDaemonUnavailable = "ZSTDC4001";

@@ -1,0 +1,350 @@
+using System.Runtime.ExceptionServices;
+using ZstdContainers.Oci;
+
+namespace ZstdContainers.Registry;
+
+/// <summary>
+/// Marks a failure of the caller's content (open, read, seek, or too short) while HttpClient was sending it,
+/// so it is not mistaken for a network failure and retried. HttpClient may wrap it; the retry loop looks
+/// through the chain.
+/// </summary>
+internal sealed class UploadSourceException : Exception
+{
+    public UploadSourceException(Exception inner)
+        : base(inner.Message, inner)
+    {
+    }
+
+    public void Rethrow() => ExceptionDispatchInfo.Capture(InnerException!).Throw();
+}
+
+/// <summary>
+/// The content of one upload: the caller's <c>openContent</c>, opened lazily, positioned for each request (seek
+/// when possible, else skip forward, else open again), and never held in memory.
+/// </summary>
+internal sealed class UploadSource : IDisposable
+{
+    private readonly Func<Stream> _open;
+    private readonly long _size;
+    private readonly Digest _digest;
+    private Stream? _stream;
+    private long _position;
+
+    public UploadSource(Func<Stream> open, long size, Digest digest)
+    {
+        _open = open;
+        _size = size;
+        _digest = digest;
+    }
+
+    /// <summary>How many times openContent was called (tests).</summary>
+    public int Opens { get; private set; }
+
+    /// <summary>A request body for bytes [start, start+length): StreamContent with a known Content-Length.</summary>
+    public HttpContent CreateContent(long start, long length, RequestAttempt attempt, bool withContentRange)
+    {
+        var content = new StreamContent(new UploadSliceStream(this, start, length, attempt), 64 * 1024);
+        content.Headers.ContentLength = length;
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        if (withContentRange && length > 0)
+        {
+            // The distribution spec's form: "start-end", inclusive, no unit.
+            content.Headers.TryAddWithoutValidation("Content-Range", $"{start}-{start + length - 1}");
+        }
+        return content;
+    }
+
+    internal async ValueTask PositionAtAsync(long start, CancellationToken ct)
+    {
+        if (_stream is not null)
+        {
+            if (_position == start)
+            {
+                return;
+            }
+            if (_stream.CanSeek)
+            {
+                _stream.Position = start;
+                _position = start;
+                return;
+            }
+            if (_position < start)
+            {
+                await SkipAsync(start - _position, ct).ConfigureAwait(false);
+                return;
+            }
+            await _stream.DisposeAsync().ConfigureAwait(false);
+            _stream = null;
+        }
+
+        _stream = _open() ?? throw new InvalidOperationException("openContent returned null.");
+        Opens++;
+        _position = 0;
+        if (start > 0)
+        {
+            if (_stream.CanSeek)
+            {
+                _stream.Position = start;
+                _position = start;
+            }
+            else
+            {
+                await SkipAsync(start, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask SkipAsync(long count, CancellationToken ct)
+    {
+        var buffer = new byte[81920];
+        while (count > 0)
+        {
+            var read = await _stream!.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), ct).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw TooShort();
+            }
+            _position += read;
+            count -= read;
+        }
+    }
+
+    internal async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct)
+    {
+        var read = await _stream!.ReadAsync(buffer, ct).ConfigureAwait(false);
+        _position += read;
+        return read;
+    }
+
+    internal ZstdContainersException TooShort() => new(
+        ErrorCodes.UploadContentInvalid,
+        $"The content given for blob {_digest} ended after {_position} of its {_size} bytes; it changed or was truncated while uploading.");
+
+    public void Dispose()
+    {
+        _stream?.Dispose();
+        _stream = null;
+    }
+}
+
+/// <summary>A forward-only window of an <see cref="UploadSource"/> that HttpClient reads as a request body.</summary>
+internal sealed class UploadSliceStream : Stream
+{
+    private readonly UploadSource _source;
+    private readonly long _start;
+    private readonly long _length;
+    private readonly RequestAttempt _attempt;
+    private long _remaining;
+    private bool _positioned;
+
+    public UploadSliceStream(UploadSource source, long start, long length, RequestAttempt attempt)
+    {
+        _source = source;
+        _start = start;
+        _length = length;
+        _remaining = length;
+        _attempt = attempt;
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => _length;
+
+    public override long Position
+    {
+        get => _length - _remaining;
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_remaining == 0 || buffer.Length == 0)
+        {
+            return 0;
+        }
+        int read;
+        try
+        {
+            if (!_positioned)
+            {
+                await _source.PositionAtAsync(_start, cancellationToken).ConfigureAwait(false);
+                _positioned = true;
+            }
+            read = await _source.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw _source.TooShort();
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new UploadSourceException(ex);
+        }
+        _remaining -= read;
+        _attempt.Kick();
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    // HttpClient sends StreamContent asynchronously; the synchronous path exists for completeness only.
+    public override int Read(byte[] buffer, int offset, int count) =>
+        ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>
+/// A blob download that survives a dropped connection: when a read fails (or stalls for RequestTimeout) it asks
+/// again with Range from the byte it had reached, within the client's retry limits. The caller hashes the bytes.
+/// </summary>
+internal sealed class ResumableBlobStream : Stream
+{
+    private readonly RegistryClient _client;
+    private readonly string _repository;
+    private readonly Digest _digest;
+    private HttpResponseMessage? _response;
+    private Stream? _body;
+    private long? _length;
+    private long _skip;
+    private long _position;
+    private int _failures;
+
+    public ResumableBlobStream(RegistryClient client, string repository, Digest digest, RegistryClient.OpenedBlob opened)
+    {
+        _client = client;
+        _repository = repository;
+        _digest = digest;
+        _response = opened.Response;
+        _length = opened.Length;
+        _skip = opened.SkipBytes;
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => _length ?? throw new NotSupportedException("The registry did not send the blob's length.");
+
+    public override long Position
+    {
+        get => _position;
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_response is null, this);
+        if (buffer.Length == 0)
+        {
+            return 0;
+        }
+        while (true)
+        {
+            using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (_client.RequestTimeout > TimeSpan.Zero)
+            {
+                stall.CancelAfter(_client.RequestTimeout);
+            }
+            try
+            {
+                _body ??= await _response!.Content.ReadAsStreamAsync(stall.Token).ConfigureAwait(false);
+                while (_skip > 0)
+                {
+                    var skipped = await _body.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _skip)], stall.Token).ConfigureAwait(false);
+                    if (skipped == 0)
+                    {
+                        throw new TransferInterruptedException("the blob ended before the resume point");
+                    }
+                    _skip -= skipped;
+                }
+                var read = await _body.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
+                if (read == 0 && _length is { } length && _position < length)
+                {
+                    throw new TransferInterruptedException($"the blob ended after {_position} of {length} bytes");
+                }
+                _position += read;
+                if (read > 0)
+                {
+                    _failures = 0;
+                }
+                return read;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is IOException or HttpRequestException or OperationCanceledException)
+            {
+                await ResumeAsync(ex, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ResumeAsync(Exception error, CancellationToken cancellationToken)
+    {
+        var request = $"GET /v2/{_repository}/blobs/{_digest}";
+        if (RegistryErrors.IsTlsFailure(error))
+        {
+            throw new ZstdContainersException(ErrorCodes.TlsFailure, $"The TLS connection to registry '{_client.Registry}' failed while reading {request}: {RegistryErrors.Reason(error)}.", error);
+        }
+        _failures++;
+        if (_failures > _client.MaxRetries)
+        {
+            throw _client.Unreachable(request, error, _failures);
+        }
+        var reason = error is OperationCanceledException ? $"no data for {_client.RequestTimeout.TotalSeconds:0} s" : RegistryErrors.Reason(error);
+        _client.Log.Detail($"Registry '{_client.Registry}': download of {_digest} interrupted at byte {_position} ({reason}); resuming, retry {_failures} of {_client.MaxRetries}.");
+        DisposeResponse();
+        await _client.DelayAsync(_client.NextRetryDelay(_failures), cancellationToken).ConfigureAwait(false);
+        var opened = await _client.ExecuteAsync(attempt => _client.OpenBlobResponseAsync(_repository, _digest, _position, attempt), cancellationToken).ConfigureAwait(false);
+        _response = opened.Response;
+        _length ??= opened.Length;
+        _skip = opened.SkipBytes;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    // Callers should read asynchronously; this keeps CopyTo and friends working.
+    public override int Read(byte[] buffer, int offset, int count) =>
+        ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    private void DisposeResponse()
+    {
+        _body?.Dispose();
+        _body = null;
+        _response?.Dispose();
+        _response = null;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            DisposeResponse();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
