@@ -31,6 +31,7 @@ public sealed class BaseLayerPlanner(RegistryClient registry, LayerCache cache, 
         var digest = Digest.Parse(descriptor.Digest);
         var source = new RegistryBlobSource(registry, baseImage.Reference.Repository, digest);
         var compression = MediaTypes.LayerCompressionOf(descriptor.MediaType);
+        log.Detail($"Base layer {descriptor.Digest} ({descriptor.MediaType}, {descriptor.Size} bytes): {compression}, recompress={recompress}");
 
         BaseLayerOutcome Kept(string mediaType, string action) => new(
             new ImageLayer(descriptor with { MediaType = mediaType, Annotations = null }, diffId, source, baseImage.Reference),

@@ -59,12 +59,12 @@ public sealed class RegistryImageDestination(string registry) : ImageDestination
     {
         using var client = new RegistryClient(Registry, RegistryAccess.Push, options);
         var destination = new RegistryDestination(client, content.Repository, log);
-        long uploaded = 0;
+        var tally = default(UploadTally);
         foreach (var image in content.Images)
         {
-            uploaded += await destination.PushBlobsAsync(image, cancellationToken).ConfigureAwait(false);
+            tally += await destination.PushBlobsAsync(image, cancellationToken).ConfigureAwait(false);
         }
-        log.Info($"  uploaded {ContainerImagePublisher.Size(uploaded)} to {Registry}/{content.Repository}; everything else was already there");
+        log.Info($"  uploaded {tally.UploadedBlobs} of {tally.TotalBlobs} blobs ({ContainerImagePublisher.Size(tally.UploadedBytes)}) to {Registry}/{content.Repository}; the registry had the others");
         if (content.Index is { } index)
         {
             await destination.PushManifestAsync(index.Content, index.MediaType, content.DistinctTags(), cancellationToken).ConfigureAwait(false);
@@ -115,6 +115,10 @@ public sealed class LocalDaemonImageDestination(string? localRegistry) : ImageDe
     public override string Describe(string repository, IReadOnlyList<string> tags) =>
         $"{repository}:{string.Join(",", Distinct(tags))} into the local {(string.IsNullOrWhiteSpace(localRegistry) ? "container runtime" : localRegistry)}";
 
-    public override Task ShipAsync(ArchiveContent content, RegistryClientOptions options, IBuildLog log, CancellationToken cancellationToken) =>
-        LocalDaemonLoader.LoadAsync(localRegistry, content, options.Environment, log, cancellationToken);
+    public override async Task ShipAsync(ArchiveContent content, RegistryClientOptions options, IBuildLog log, CancellationToken cancellationToken)
+    {
+        var loaded = await new LocalDaemonLoader(runner: null, log, options.Environment)
+            .LoadAsync(content, localRegistry, cancellationToken).ConfigureAwait(false);
+        log.Detail($"Loaded into {loaded.Runtime.DisplayName}: {string.Join(", ", loaded.ImageNames)}");
+    }
 }

@@ -3,6 +3,13 @@ using ZstdContainers.Registry;
 
 namespace ZstdContainers.Destinations;
 
+/// <summary>How many of an image's blobs (layers and config) had to be uploaded, and their bytes.</summary>
+public readonly record struct UploadTally(int UploadedBlobs, int TotalBlobs, long UploadedBytes)
+{
+    public static UploadTally operator +(UploadTally a, UploadTally b) =>
+        new(a.UploadedBlobs + b.UploadedBlobs, a.TotalBlobs + b.TotalBlobs, a.UploadedBytes + b.UploadedBytes);
+}
+
 /// <summary>
 /// Pushes images to a registry in the order that never leaves a tag on an incomplete image:
 /// every blob first (skipped when the registry has it, mounted when it lives in another
@@ -12,10 +19,11 @@ public sealed class RegistryDestination(RegistryClient registry, string reposito
 {
     private const int MaxParallelBlobs = 3;
 
-    /// <summary>Ships every blob of the image; returns how many bytes were actually uploaded.</summary>
-    public async Task<long> PushBlobsAsync(BuiltImage image, CancellationToken cancellationToken)
+    /// <summary>Ships every blob of the image; returns what was actually uploaded.</summary>
+    public async Task<UploadTally> PushBlobsAsync(BuiltImage image, CancellationToken cancellationToken)
     {
         long uploaded = 0;
+        var uploadedBlobs = 0;
         using var gate = new SemaphoreSlim(MaxParallelBlobs);
         var pushes = image.Layers.Select(async layer =>
         {
@@ -23,7 +31,11 @@ public sealed class RegistryDestination(RegistryClient registry, string reposito
             try
             {
                 var sent = await PushLayerAsync(layer, cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref uploaded, sent);
+                if (sent > 0)
+                {
+                    Interlocked.Add(ref uploaded, sent);
+                    Interlocked.Increment(ref uploadedBlobs);
+                }
             }
             finally
             {
@@ -36,8 +48,9 @@ public sealed class RegistryDestination(RegistryClient registry, string reposito
         {
             await registry.UploadBlobAsync(repository, image.ConfigDigest, image.Config.Length, () => new MemoryStream(image.Config, writable: false), cancellationToken).ConfigureAwait(false);
             uploaded += image.Config.Length;
+            uploadedBlobs++;
         }
-        return uploaded;
+        return new UploadTally(uploadedBlobs, image.Layers.Count + 1, uploaded);
     }
 
     /// <summary>The last step: the manifest (or index) under every tag.</summary>

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ZstdContainers.Layers;
+using ZstdContainers.Oci;
+
+namespace ZstdContainers.Caching;
+
+/// <summary>
+/// What the cache remembers about one transcoded layer, stored as
+/// <c>v1/transcoded/&lt;source-hex&gt;.L&lt;level&gt;.json</c> next to the blob it describes.
+/// </summary>
+internal sealed record TranscodedRecord
+{
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
+
+    [JsonPropertyName("sourceDigest")]
+    public required string SourceDigest { get; init; }
+
+    [JsonPropertyName("level")]
+    public required int Level { get; init; }
+
+    [JsonPropertyName("digest")]
+    public required string Digest { get; init; }
+
+    [JsonPropertyName("size")]
+    public required long Size { get; init; }
+
+    [JsonPropertyName("diffId")]
+    public required string DiffId { get; init; }
+
+    [JsonPropertyName("tarSize")]
+    public required long TarSize { get; init; }
+
+    [JsonPropertyName("mediaType")]
+    public required string MediaType { get; init; }
+
+    public static TranscodedRecord For(Digest sourceDigest, int level, LayerBlob blob) => new()
+    {
+        SourceDigest = sourceDigest.Value,
+        Level = level,
+        Digest = blob.Descriptor.Digest,
+        Size = blob.Size,
+        DiffId = blob.DiffId.Value,
+        TarSize = blob.TarSize,
+        MediaType = blob.Descriptor.MediaType,
+    };
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
+    /// <summary>The record in <paramref name="json"/>, or null with the reason it cannot be used.</summary>
+    public static TranscodedRecord? Parse(byte[] json, Digest sourceDigest, int level, out string? problem)
+    {
+        TranscodedRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize<TranscodedRecord>(json, Options);
+        }
+        catch (JsonException e)
+        {
+            problem = $"its record is not valid JSON ({e.Message})";
+            return null;
+        }
+
+        problem = record switch
+        {
+            null => "its record is empty",
+            _ when record.SourceDigest != sourceDigest.Value || record.Level != level =>
+                $"its record describes {record.SourceDigest} at level {record.Level}",
+            _ when !Oci.Digest.TryParse(record.Digest, out _) || !Oci.Digest.TryParse(record.DiffId, out _) =>
+                "its record holds a malformed digest",
+            _ when record.Size <= 0 || record.TarSize < 0 || string.IsNullOrEmpty(record.MediaType) =>
+                "its record holds an impossible size or no media type",
+            _ => null,
+        };
+        return problem is null ? record : null;
+    }
+
+    public LayerBlob ToBlob(string path) => new(
+        path,
+        new Descriptor { MediaType = MediaType, Digest = Digest, Size = Size },
+        Oci.Digest.Parse(DiffId),
+        TarSize);
+}
