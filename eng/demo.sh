@@ -6,8 +6,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 source "$("$root/eng/rig.sh")"
-# The SDK talks plain HTTP only to registries it is told are insecure (localhost aside).
-export DOTNET_CONTAINER_INSECURE_REGISTRIES="$ZC_REGISTRY"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 # A unique version, so NuGet never serves a stale copy of an earlier pack from its cache.

@@ -4,6 +4,5 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 source "$("$root/eng/rig.sh")"
-export DOTNET_CONTAINER_INSECURE_REGISTRIES="$ZC_REGISTRY"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet test "$root/ZstdContainers.sln" -c Release --logger "console;verbosity=normal" "$@"
