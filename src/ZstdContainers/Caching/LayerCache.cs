@@ -245,6 +245,17 @@ public sealed partial class LayerCache : IDisposable
         return new CachedLayer(created with { FilePath = blobPath }, FromCache: false);
     }
 
+    /// <summary>
+    /// The file of the cached blob with this (zstd) digest, or null when the cache does not hold it.
+    /// Only its existence is checked, not its bytes: read it through a stream that verifies the
+    /// digest (the destinations do), as disk damage after <see cref="GetOrAddTranscodedAsync"/> is possible.
+    /// </summary>
+    public string? TryGetBlobPath(Digest digest)
+    {
+        var path = Path.Combine(_blobs, digest.Hex);
+        return File.Exists(path) ? path : null;
+    }
+
     /// <summary>Deletes the temporary fallback directory, if one was used. Blobs it returned are gone after this.</summary>
     public void Dispose()
     {

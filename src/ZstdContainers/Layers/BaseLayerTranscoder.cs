@@ -156,11 +156,8 @@ public static class BaseLayerTranscoder
 
         try
         {
-            var w0 = System.Diagnostics.Stopwatch.GetTimestamp();
             await foreach (var chunk in queue.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                var w1 = System.Diagnostics.Stopwatch.GetTimestamp();
-                Interlocked.Add(ref ConsumerWaitTicks, w1 - w0);
                 try
                 {
                     await tar.WriteAsync(chunk.Buffer.AsMemory(0, chunk.Count), stop.Token).ConfigureAwait(false);
@@ -169,8 +166,6 @@ public static class BaseLayerTranscoder
                 {
                     ArrayPool<byte>.Shared.Return(chunk.Buffer);
                 }
-                w0 = System.Diagnostics.Stopwatch.GetTimestamp();
-                Interlocked.Add(ref ConsumerBusyTicks, w0 - w1);
             }
         }
         catch
@@ -206,16 +201,12 @@ public static class BaseLayerTranscoder
                 var handedOver = false;
                 try
                 {
-                    var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                     var count = await source.ReadChunkAsync(buffer.AsMemory(0, ChunkSize), ct).ConfigureAwait(false);
-                    var t1 = System.Diagnostics.Stopwatch.GetTimestamp();
-                    Interlocked.Add(ref ProducerBusyTicks, t1 - t0);
                     if (count == 0)
                     {
                         return;
                     }
                     await queue.WriteAsync(new Chunk(buffer, count), ct).ConfigureAwait(false);
-                    Interlocked.Add(ref ProducerWaitTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t1);
                     handedOver = true;
                 }
                 finally
@@ -285,8 +276,6 @@ public static class BaseLayerTranscoder
         LayerCompression.Zstd => "already zstd",
         _ => "of an unknown compression",
     };
-
-    internal static long ProducerBusyTicks, ProducerWaitTicks, ConsumerBusyTicks, ConsumerWaitTicks;
 
     private readonly record struct Chunk(byte[] Buffer, int Count);
 }
