@@ -62,7 +62,7 @@ public sealed class CreateNewImage : Microsoft.Build.Utilities.Task, ICancelable
         var log = new TaskLog(Log);
         try
         {
-            var request = BuildRequest();
+            var request = BuildRequest(log);
             var publisher = new ContainerImagePublisher(new RegistryClientOptions { Log = log }, log);
             // MSBuild calls Execute synchronously; this is the one place we wait on the async core.
             var result = publisher.PublishAsync(request, _cancellation.Token).GetAwaiter().GetResult();
@@ -93,9 +93,9 @@ public sealed class CreateNewImage : Microsoft.Build.Utilities.Task, ICancelable
         }
     }
 
-    private ImageRequest BuildRequest()
+    private ImageRequest BuildRequest(IBuildLog log)
     {
-        var settings = SettingsHandOff.Find(BuildEngine) ?? CompressionOptions.Parse("zstd", null, null);
+        var settings = SettingsHandOff.Find(BuildEngine, Repository, log);
         return new ImageRequest
         {
             BaseImage = new ImageReference(

@@ -21,6 +21,12 @@ public sealed class ResolveZstdContainerSettings : Microsoft.Build.Utilities.Tas
 
     public string? ContainerImageFormat { get; set; }
 
+    /// <summary>
+    /// The computed ContainerRepository. Empty for the early check; set when handing the settings
+    /// to the image tasks, right before they run.
+    /// </summary>
+    public string? Repository { get; set; }
+
     public override bool Execute()
     {
         try
@@ -36,7 +42,10 @@ public sealed class ResolveZstdContainerSettings : Microsoft.Build.Utilities.Tas
             {
                 options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };
             }
-            SettingsHandOff.Register(BuildEngine, options);
+            if (!string.IsNullOrEmpty(Repository))
+            {
+                SettingsHandOff.Register(BuildEngine, Repository, options);
+            }
             return true;
         }
         catch (ZstdContainersException e)

@@ -6,22 +6,38 @@ namespace ZstdContainers.Tasks;
 /// <summary>
 /// Passes <see cref="CompressionOptions"/> from <see cref="ResolveZstdContainerSettings"/> to the
 /// image tasks of the same project instance through MSBuild's registered task objects (kept for
-/// the current build only). The key is the project file plus its global properties, which tell
-/// apart the per-RID inner builds of a multi-architecture publish.
+/// the current build only). MSBuild tells a task neither its project nor its project instance
+/// (ProjectFileOfTaskNode is the file the task element is in), so the key is what both sides
+/// know of the project instance: the image repository (ContainerRepository, which the SDK has
+/// computed by then) and the global properties, which tell apart the per-RID inner builds of a
+/// multi-architecture publish.
 /// </summary>
 internal static class SettingsHandOff
 {
-    public static void Register(IBuildEngine engine, CompressionOptions options) =>
-        ((IBuildEngine4)engine).RegisterTaskObject(KeyFor(engine), options, RegisteredTaskObjectLifetime.Build, allowEarlyCollection: false);
+    public static void Register(IBuildEngine engine, string repository, CompressionOptions options) =>
+        ((IBuildEngine4)engine).RegisterTaskObject(KeyFor(engine, repository), options, RegisteredTaskObjectLifetime.Build, allowEarlyCollection: false);
 
-    public static CompressionOptions? Find(IBuildEngine engine) =>
-        ((IBuildEngine4)engine).GetRegisteredTaskObject(KeyFor(engine), RegisteredTaskObjectLifetime.Build) as CompressionOptions;
+    /// <summary>
+    /// The settings registered for this project instance. Missing only when the SDK's targets were
+    /// driven in a way our targets did not see (then the defaults apply, with a warning).
+    /// </summary>
+    public static CompressionOptions Find(IBuildEngine engine, string repository, IBuildLog log)
+    {
+        if (((IBuildEngine4)engine).GetRegisteredTaskObject(KeyFor(engine, repository), RegisteredTaskObjectLifetime.Build) is CompressionOptions options)
+        {
+            return options;
+        }
+        log.Warning(
+            ErrorCodes.SettingsNotHandedOff,
+            "ZstdContainers did not receive ContainerLayerCompressionLevel, ContainerRecompressBaseLayers or ContainerLayerCacheDirectory for this image (its targets did not run before the SDK's image task), so their defaults apply. Publish with 'dotnet publish -t:PublishContainer'.");
+        return new CompressionOptions { UseZstd = true };
+    }
 
-    private static string KeyFor(IBuildEngine engine)
+    private static string KeyFor(IBuildEngine engine, string repository)
     {
         var globals = engine is IBuildEngine6 six
             ? string.Join(";", six.GetGlobalProperties().OrderBy(p => p.Key, StringComparer.OrdinalIgnoreCase).Select(p => p.Key + "=" + p.Value))
             : string.Empty;
-        return "ZstdContainers.CompressionOptions|" + engine.ProjectFileOfTaskNode + "|" + globals;
+        return "ZstdContainers.CompressionOptions|" + repository + "|" + globals;
     }
 }

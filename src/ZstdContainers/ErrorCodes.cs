@@ -21,6 +21,7 @@ public static class ErrorCodes
     public const string EntrypointWithInstructionEntrypoint = "ZSTDC1015";
     public const string BaseEntrypointOverwritten = "ZSTDC1016"; // a warning
     public const string InvalidBaseConfig = "ZSTDC1017";
+    public const string SettingsNotHandedOff = "ZSTDC1018"; // a warning
 
     // 2xxx: base image
     public const string BaseImageNotFound = "ZSTDC2001";

@@ -47,6 +47,12 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             var config = ContainerConfigComposer.Compose(
                 baseImage.Config, request, baseImage.ManifestDigest, [appBlob.DiffId], created,
                 $"ZstdContainers {ToolVersion}: app layer from the publish folder, zstd level {settings.Level}", log);
+            if (request.SkipPublishing)
+            {
+                // A per-RID image of a multi-RID archive or docker load: the index task ships it
+                // later in this build, after the work folder is gone.
+                appBlob = await cache.StoreBlobAsync(appBlob, cancellationToken).ConfigureAwait(false);
+            }
             var appLayer = new ImageLayer(appBlob.Descriptor, appBlob.DiffId, new FileBlobSource(appBlob.FilePath));
             var image = ImageAssembler.Assemble(config, [.. baseLayers.Select(l => l.Layer), appLayer], baseImage.Platform);
 

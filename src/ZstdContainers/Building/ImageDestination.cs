@@ -64,7 +64,7 @@ public sealed class RegistryImageDestination(string registry) : ImageDestination
         {
             tally += await destination.PushBlobsAsync(image, cancellationToken).ConfigureAwait(false);
         }
-        log.Info($"  uploaded {tally.UploadedBlobs} of {tally.TotalBlobs} blobs ({ContainerImagePublisher.Size(tally.UploadedBytes)}) to {Registry}/{content.Repository}; the registry had the others");
+        log.Info($"  uploaded {tally.UploadedBlobs} of {tally.TotalBlobs} blobs ({ContainerImagePublisher.Size(tally.UploadedBytes)}) to {Registry}/{content.Repository}; {tally.TotalBlobs - tally.UploadedBlobs} were there already");
         if (content.Index is { } index)
         {
             await destination.PushManifestAsync(index.Content, index.MediaType, content.DistinctTags(), cancellationToken).ConfigureAwait(false);

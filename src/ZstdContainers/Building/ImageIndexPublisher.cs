@@ -1,0 +1,91 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using ZstdContainers.Caching;
+using ZstdContainers.Destinations;
+using ZstdContainers.Layers;
+using ZstdContainers.Oci;
+using ZstdContainers.Registry;
+
+namespace ZstdContainers.Building;
+
+/// <summary>
+/// Ties the per-RID images of a multi-architecture publish together in an OCI image index and
+/// ships it: to a registry (the inner builds pushed the images already, so only the index goes
+/// up, under every tag) or, with all blobs, to an archive or the local docker.
+/// </summary>
+public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, IBuildLog log)
+{
+    public async Task<(IndexBlob Index, string? ArchivePath)> PublishAsync(ImageIndexRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Images.Count == 0)
+        {
+            throw new ZstdContainersException(ErrorCodes.UnsupportedManifest, "There are no per-RID images to put in the image index. Check ContainerRuntimeIdentifiers.");
+        }
+        var destination = ImageDestination.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository);
+        destination.CheckWritable();
+
+        var manifests = request.Images.Select(ReadImage).ToList();
+        var index = new ImageIndex
+        {
+            MediaType = MediaTypes.OciIndex,
+            Manifests = [.. manifests.Select(m => m.Descriptor)],
+        };
+        var indexBytes = OciJson.Serialize(index);
+        var indexBlob = new IndexBlob(indexBytes, Digest.Of(indexBytes), MediaTypes.OciIndex);
+
+        using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccess.Pull, registryOptions);
+        using var cache = new LayerCache(request.Compression.CacheDirectory ?? LayerCache.DefaultDirectory(registryOptions.Environment), log);
+        var content = new ArchiveContent
+        {
+            Images = [.. manifests.Select(m => ToBuiltImage(m, request, baseRegistry, cache))],
+            Index = indexBlob,
+            Repository = request.Repository,
+            Tags = request.Tags,
+            Timestamp = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch).Timestamp,
+        };
+        await destination.ShipAsync(content, registryOptions, log, cancellationToken).ConfigureAwait(false);
+        log.Summary($"{destination.Verb} image index {destination.Describe(request.Repository, request.Tags)} ({indexBlob.Digest}): {string.Join(", ", manifests.Select(m => m.Descriptor.Platform))}.");
+        return (indexBlob, (destination as ArchiveImageDestination)?.Path);
+    }
+
+    private sealed record ImageParts(byte[] Manifest, ImageManifest Parsed, byte[] Config, Descriptor Descriptor);
+
+    private static ImageParts ReadImage(GeneratedImage image)
+    {
+        var manifestBytes = Encoding.UTF8.GetBytes(image.Manifest);
+        var digest = Digest.Of(manifestBytes);
+        if (digest.Value != image.ManifestDigest)
+        {
+            throw new ZstdContainersException(ErrorCodes.DigestMismatch, $"The per-RID image {image.ManifestDigest} reached the index task with a manifest that hashes to {digest}. Rebuild without incremental state (dotnet publish --no-incremental).");
+        }
+        var config = JsonNode.Parse(image.Configuration) as JsonObject
+            ?? throw new ZstdContainersException(ErrorCodes.InvalidBaseConfig, $"The per-RID image {image.ManifestDigest} has no config.");
+        var platform = new Platform
+        {
+            Architecture = config["architecture"]?.GetValue<string>() ?? throw new ZstdContainersException(ErrorCodes.InvalidBaseConfig, $"The config of {image.ManifestDigest} names no architecture."),
+            Os = config["os"]?.GetValue<string>() ?? throw new ZstdContainersException(ErrorCodes.InvalidBaseConfig, $"The config of {image.ManifestDigest} names no os."),
+            Variant = config["variant"]?.GetValue<string>(),
+        };
+        var descriptor = new Descriptor { MediaType = image.ManifestMediaType, Digest = digest.Value, Size = manifestBytes.Length, Platform = platform };
+        return new ImageParts(manifestBytes, OciJson.Deserialize<ImageManifest>(manifestBytes), Encoding.UTF8.GetBytes(image.Configuration), descriptor);
+    }
+
+    /// <summary>
+    /// Finds every layer's bytes for an archive or daemon: our own blobs (app layers, transcoded
+    /// base layers) are in the layer cache; base layers reused as they are come from the base registry.
+    /// </summary>
+    private static BuiltImage ToBuiltImage(ImageParts parts, ImageIndexRequest request, RegistryClient baseRegistry, LayerCache cache)
+    {
+        var diffIds = ContainerConfigComposer.Strings((JsonNode.Parse(parts.Config) as JsonObject)?["rootfs"]?["diff_ids"]).Select(Digest.Parse).ToList();
+        var layers = parts.Parsed.Layers.Select((descriptor, i) =>
+        {
+            var digest = Digest.Parse(descriptor.Digest);
+            IBlobSource source = cache.TryGetBlobPath(digest) is { } path
+                ? new FileBlobSource(path)
+                : new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest);
+            return new ImageLayer(descriptor, diffIds[i], source, request.BaseImage);
+        }).ToList();
+        var configDigest = Digest.Parse(parts.Parsed.Config.Digest);
+        return new BuiltImage(parts.Manifest, Digest.Parse(parts.Descriptor.Digest), parts.Descriptor.MediaType, parts.Config, configDigest, layers, parts.Descriptor.Platform!);
+    }
+}

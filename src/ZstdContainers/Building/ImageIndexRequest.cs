@@ -1,0 +1,28 @@
+using ZstdContainers.Oci;
+
+namespace ZstdContainers.Building;
+
+/// <summary>One per-RID image as the inner builds reported it (the GeneratedContainer items).</summary>
+public sealed record GeneratedImage(string Manifest, string Configuration, string ManifestDigest, string ManifestMediaType);
+
+/// <summary>The parameters of the SDK's CreateImageIndex task, without MSBuild types.</summary>
+public sealed record ImageIndexRequest
+{
+    public required IReadOnlyList<GeneratedImage> Images { get; init; }
+
+    public required ImageReference BaseImage { get; init; }
+
+    public required string Repository { get; init; }
+
+    public required IReadOnlyList<string> Tags { get; init; }
+
+    public string? OutputRegistry { get; init; }
+
+    public string? ArchiveOutputPath { get; init; }
+
+    public string? LocalRegistry { get; init; }
+
+    public CompressionOptions Compression { get; init; } = new() { UseZstd = true };
+
+    public string? SourceDateEpoch { get; init; }
+}

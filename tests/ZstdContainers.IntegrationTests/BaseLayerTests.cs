@@ -1,0 +1,159 @@
+using System.Text.Json.Nodes;
+
+namespace ZstdContainers.IntegrationTests;
+
+/// <summary>Issue 3: base layers recompressed through the cache, kept, or reused as zstd.</summary>
+[Collection(RigCollection.Name)]
+public sealed class BaseLayerTests(PackageFixture package)
+{
+    private const string Zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+    private const string OciGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+    [Fact]
+    public async Task Keeping_base_layers_gives_a_mixed_image_that_runs()
+    {
+        var project = await TestProject.CreateAsync(package, "mixed");
+        (await project.PublishAsync("it/mixed", "v1", ["-p:ContainerLayerCompression=zstd", "-p:ContainerRecompressBaseLayers=false"]))
+            .EnsureSuccess("publish");
+
+        var (manifest, _, _) = await RegistryProbe.ManifestAsync("it/mixed", "v1");
+        var (baseManifest, _, _) = await RegistryProbe.ManifestAsync("dotnet/aspnet", await AmdDigestAsync());
+        var types = RegistryProbe.Layers(manifest).Select(l => l["mediaType"]!.GetValue<string>()).ToList();
+        Assert.Equal([OciGzip, OciGzip, OciGzip, Zstd], types);
+        // the base blobs are the very same bytes
+        Assert.Equal(
+            RegistryProbe.Layers(baseManifest).Select(l => l["digest"]!.GetValue<string>()),
+            RegistryProbe.Layers(manifest).Take(3).Select(l => l["digest"]!.GetValue<string>()));
+
+        (await Containerd.PullAsync($"{Rig.Registry}/it/mixed:v1")).EnsureSuccess("ctr pull");
+        var run = await Containerd.RunAsync($"{Rig.Registry}/it/mixed:v1");
+        run.EnsureSuccess("ctr run");
+        Assert.Contains(TestProject.Greeting, run.Output);
+    }
+
+    [Theory]
+    [InlineData("dotnet/aspnet-zstd:10.0")]          // hardened images ship zstd; the SDK fails on them (CONTAINER2001)
+    [InlineData("dotnet/aspnet-uncompressed:10.0")]
+    [InlineData("dotnet/runtime:10.0")]              // Docker v2 manifest and media types
+    public async Task Zstd_uncompressed_and_docker_v2_base_images_are_accepted_and_run(string baseImage)
+    {
+        var name = "base-" + baseImage.Split(':')[0].Replace('/', '-');
+        var project = await TestProject.CreateAsync(package, name);
+        (await project.PublishAsync("it/" + name, "v1", ["-p:ContainerLayerCompression=zstd"], baseImage: Rig.Registry + "/" + baseImage))
+            .EnsureSuccess("publish");
+
+        var (manifest, mediaType, _) = await RegistryProbe.ManifestAsync("it/" + name, "v1");
+        Assert.Equal("application/vnd.oci.image.manifest.v1+json", mediaType);
+        Assert.All(RegistryProbe.Layers(manifest), l => Assert.Equal(Zstd, l["mediaType"]!.GetValue<string>()));
+        if (baseImage.Contains("zstd"))
+        {
+            // zstd base blobs are reused byte for byte
+            var (baseManifest, _, _) = await RegistryProbe.ManifestAsync("dotnet/aspnet-zstd", "10.0");
+            Assert.Equal(
+                RegistryProbe.Layers(baseManifest).Select(l => l["digest"]!.GetValue<string>()),
+                RegistryProbe.Layers(manifest).SkipLast(1).Select(l => l["digest"]!.GetValue<string>()));
+        }
+        var config = await RegistryProbe.ConfigAsync("it/" + name, manifest);
+        var diffIds = config["rootfs"]!["diff_ids"]!.AsArray().Select(d => d!.GetValue<string>()).ToList();
+        var layers = RegistryProbe.Layers(manifest).ToList();
+        for (var i = 0; i < layers.Count; i++)
+        {
+            Assert.Equal(diffIds[i], await RegistryProbe.DiffIdAsync("it/" + name, layers[i]));
+        }
+
+        (await Containerd.PullAsync($"{Rig.Registry}/it/{name}:v1")).EnsureSuccess("ctr pull");
+        var run = await Containerd.RunAsync($"{Rig.Registry}/it/{name}:v1");
+        run.EnsureSuccess("ctr run");
+        Assert.Contains(TestProject.Greeting, run.Output);
+    }
+
+    [Fact]
+    public async Task Level_19_gives_a_smaller_image_than_level_3()
+    {
+        var project = await TestProject.CreateAsync(package, "levels");
+        (await project.PublishAsync("it/levels", "l3", ["-p:ContainerLayerCompression=zstd", "-p:ContainerLayerCompressionLevel=3"])).EnsureSuccess("level 3");
+        (await project.PublishAsync("it/levels", "l19", ["-p:ContainerLayerCompression=zstd", "-p:ContainerLayerCompressionLevel=19"])).EnsureSuccess("level 19");
+
+        var (l3, _, _) = await RegistryProbe.ManifestAsync("it/levels", "l3");
+        var (l19, _, _) = await RegistryProbe.ManifestAsync("it/levels", "l19");
+        Assert.True(RegistryProbe.ImageBytes(l19) < RegistryProbe.ImageBytes(l3),
+            $"level 19: {RegistryProbe.ImageBytes(l19)} bytes, level 3: {RegistryProbe.ImageBytes(l3)} bytes");
+        // both keep the base's diff_ids
+        Assert.True(JsonNode.DeepEquals(
+            (await RegistryProbe.ConfigAsync("it/levels", l3))["rootfs"]!["diff_ids"]!.AsArray()[0],
+            (await RegistryProbe.ConfigAsync("it/levels", l19))["rootfs"]!["diff_ids"]!.AsArray()[0]));
+    }
+
+    [Fact]
+    public async Task A_second_publish_is_a_cache_hit_and_uploads_only_the_changed_app_layer_and_config()
+    {
+        var cache = Path.Combine(package.WorkRoot, "cache-second-publish");
+        var project = await TestProject.CreateAsync(package, "second");
+        string[] props = ["-p:ContainerLayerCompression=zstd", "-p:ContainerLayerCacheDirectory=" + cache];
+
+        var cold = await project.PublishAsync("it/second", "v1", props);
+        cold.EnsureSuccess("cold publish");
+        Assert.Equal(3, CountLines(cold.Output, "transcoded to zstd"));
+
+        // change the app, so its layer is new
+        await File.AppendAllTextAsync(Path.Combine(project.Directory, "Program.cs"), "\nConsole.WriteLine(\"changed\");\n");
+        var warm = await project.PublishAsync("it/second", "v2", props);
+        warm.EnsureSuccess("warm publish");
+        Assert.Equal(3, CountLines(warm.Output, "zstd from cache"));
+        Assert.Equal(0, CountLines(warm.Output, "transcoded to zstd"));
+        Assert.Contains("uploaded 2 of 5 blobs", warm.Output); // the app layer and the config; the base was there
+    }
+
+    [Fact]
+    public async Task A_corrupted_cache_entry_is_detected_and_rebuilt()
+    {
+        var cache = Path.Combine(package.WorkRoot, "cache-corrupt");
+        var project = await TestProject.CreateAsync(package, "corrupt-cache");
+        string[] props = ["-p:ContainerLayerCompression=zstd", "-p:ContainerLayerCacheDirectory=" + cache];
+        (await project.PublishAsync("it/corrupt-cache", "v1", props)).EnsureSuccess("first publish");
+
+        var blobs = Directory.GetFiles(Path.Combine(cache, "v1", "blobs", "sha256"));
+        Assert.NotEmpty(blobs);
+        var victim = blobs.OrderByDescending(f => new FileInfo(f).Length).First();
+        await using (var stream = new FileStream(victim, FileMode.Open, FileAccess.Write))
+        {
+            stream.Seek(1000, SeekOrigin.Begin);
+            stream.Write("not zstd"u8);
+        }
+
+        var second = await project.PublishAsync("it/corrupt-cache", "v2", props);
+        second.EnsureSuccess("publish over a corrupt cache");
+        Assert.Contains("ZSTDC5002", second.Output); // the warning naming the damaged entry
+        Assert.Equal(1, CountLines(second.Output, "transcoded to zstd"));
+        var (manifest, _, _) = await RegistryProbe.ManifestAsync("it/corrupt-cache", "v2");
+        Assert.Contains(Path.GetFileName(victim), RegistryProbe.Layers(manifest).Select(l => l["digest"]!.GetValue<string>()[7..]));
+        (await Containerd.PullAsync($"{Rig.Registry}/it/corrupt-cache:v2")).EnsureSuccess("ctr pull verifies every digest");
+    }
+
+    [Fact]
+    public async Task A_corrupt_base_blob_stops_the_publish_with_the_layer_and_both_diff_ids()
+    {
+        var baseImage = await CorruptBase.PushAsync("it/corrupt-base", "v1");
+        var project = await TestProject.CreateAsync(package, "corrupt-base");
+        var result = await project.PublishAsync("it/uses-corrupt-base", "v1",
+            ["-p:ContainerLayerCompression=zstd", "-p:ContainerLayerCacheDirectory=" + Path.Combine(package.WorkRoot, "cache-corrupt-base")],
+            baseImage: baseImage.Reference);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("error ZSTDC2004", result.Output);
+        Assert.Contains(baseImage.LayerDigest, result.Output);
+        Assert.Contains(baseImage.ClaimedDiffId, result.Output);
+        Assert.Contains(baseImage.ActualDiffId, result.Output);
+        Assert.DoesNotContain("   at ", result.Output);
+        await Assert.ThrowsAsync<HttpRequestException>(() => RegistryProbe.ManifestAsync("it/uses-corrupt-base", "v1"));
+    }
+
+    private static async Task<string> AmdDigestAsync()
+    {
+        var (index, _, _) = await RegistryProbe.ManifestAsync("dotnet/aspnet", "10.0");
+        return index["manifests"]!.AsArray().First(m => m!["platform"]!["architecture"]!.GetValue<string>() == "amd64")!["digest"]!.GetValue<string>();
+    }
+
+    private static int CountLines(string output, string text) =>
+        output.Split('\n').Count(line => line.Contains(text, StringComparison.Ordinal));
+}

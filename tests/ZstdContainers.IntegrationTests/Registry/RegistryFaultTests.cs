@@ -1,0 +1,133 @@
+namespace ZstdContainers.IntegrationTests.Registry;
+
+/// <summary>
+/// A real publish through <see cref="FaultProxy"/> in front of a registry of the test's own: connections dropped
+/// mid-upload and error statuses must be retried to success; uploads that always die must fail cleanly and leave
+/// the tag on the previous complete image.
+/// </summary>
+[Collection(RigCollection.Name)]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class RegistryFaultTests(PackageFixture package)
+{
+    private const long CutBytes = 1L << 20;
+
+    [Fact]
+    public async Task Publish_through_a_proxy_that_drops_the_first_three_uploads_mid_body_succeeds_and_the_image_runs()
+    {
+        await using var registry = await RegistryServer.StartAsync("drops");
+        var bigUploads = 0;
+        await using var proxy = new FaultProxy(registry.EndPoint, request =>
+            request.IsBlobUploadBody && request.ContentLength > 2 * CutBytes && Interlocked.Increment(ref bigUploads) <= 3
+                ? FaultAction.CutAfter(CutBytes)
+                : FaultAction.Pass);
+        var project = await RegistryTestKit.SharedProjectAsync(package);
+
+        var result = await RegistryTestKit.PublishAsync(project, proxy.Address, "it/drops", "v1", extraArguments: "-v:detailed");
+
+        result.EnsureSuccess("publish through a proxy that drops connections");
+        var events = proxy.EventList;
+        Assert.Equal(3, events.Count(e => e.Action.StartsWith("cut", StringComparison.Ordinal)));
+        Assert.Contains("retry 1 of", result.Output); // the client's retry loop did the work
+        // every blob whose upload was cut was uploaded in the end (a PUT with ?digest= that the registry took)
+        Assert.Contains(events, e => e.Request.Method == "PUT" && e.Request.IsBlobUploadBody && e.Status == 201);
+        Assert.Contains(events, e => e.Request.IsManifestPut && e.Status == 201);
+
+        var output = await RegistryTestKit.PullAndRunAsync($"{registry.Address}/it/drops:v1");
+        Assert.Contains(TestProject.Greeting, output);
+    }
+
+    [Fact]
+    public async Task Publish_through_a_proxy_that_answers_500_and_429_with_retry_after_succeeds()
+    {
+        await using var registry = await RegistryServer.StartAsync("statuses");
+        var firstBlobPut = 0;
+        var firstManifestPut = 0;
+        await using var proxy = new FaultProxy(registry.EndPoint, request =>
+        {
+            if (request.Number <= 6)
+            {
+                return request.Number % 2 == 1
+                    ? FaultAction.Respond(500)
+                    : FaultAction.Respond(429, ("Retry-After", "1"));
+            }
+            if (request.IsBlobUploadBody && Interlocked.Exchange(ref firstBlobPut, 1) == 0)
+            {
+                return FaultAction.Respond(500);
+            }
+            if (request.IsManifestPut && Interlocked.Exchange(ref firstManifestPut, 1) == 0)
+            {
+                // Longer than any backoff the client would pick by itself for a first retry (at most 1 s).
+                return FaultAction.Respond(429, ("Retry-After", "2"));
+            }
+            return FaultAction.Pass;
+        });
+        var project = await RegistryTestKit.SharedProjectAsync(package);
+
+        var result = await RegistryTestKit.PublishAsync(project, proxy.Address, "it/statuses", "v1", extraArguments: "-v:detailed");
+
+        result.EnsureSuccess("publish through a proxy that answers 500 and 429");
+        var events = proxy.EventList;
+        Assert.Equal(4, events.Count(e => e.Status == 500 && e.Action.StartsWith("respond", StringComparison.Ordinal)));
+        Assert.Equal(4, events.Count(e => e.Status == 429 && e.Action.StartsWith("respond", StringComparison.Ordinal)));
+
+        // the manifest went in only after the Retry-After of its 429 had passed
+        var manifestPuts = events.Where(e => e.Request.IsManifestPut).ToList();
+        Assert.Equal(2, manifestPuts.Count);
+        Assert.Equal(429, manifestPuts[0].Status);
+        Assert.Equal(201, manifestPuts[1].Status);
+        var waited = manifestPuts[1].At - manifestPuts[0].At;
+        Assert.True(waited >= TimeSpan.FromSeconds(1.8), $"the manifest was sent again {waited.TotalSeconds:0.00} s after a 429 with Retry-After: 2");
+
+        // the blob PUT answered 500 was sent again and taken
+        Assert.Contains(events, e => e.Request.Method == "PUT" && e.Request.IsBlobUploadBody && e.Status == 201);
+        Assert.NotNull(await registry.ManifestDigestAsync("it/statuses", "v1"));
+        (await RegistryTestKit.CtrPullAsync($"{registry.Address}/it/statuses:v1")).EnsureSuccess("ctr pull");
+    }
+
+    [Fact]
+    public async Task When_every_upload_dies_the_publish_fails_cleanly_and_the_tag_keeps_the_previous_image()
+    {
+        await using var registry = await RegistryServer.StartAsync("killed");
+        await using var proxy = new FaultProxy(registry.EndPoint);
+        // A project of its own: the second publish changes the program, so it has a new app layer to upload.
+        var project = await TestProject.CreateAsync(package, "registry-killed-app");
+
+        (await RegistryTestKit.PublishAsync(project, proxy.Address, "it/killed", "v1")).EnsureSuccess("first publish, through the proxy passing everything");
+        var before = await registry.ManifestDigestAsync("it/killed", "v1");
+        Assert.NotNull(before);
+
+        await File.WriteAllTextAsync(Path.Combine(project.Directory, "Program.cs"), """Console.WriteLine("the second build, which must never be tagged");""");
+        var uploadsKilled = 0;
+        var manifestPuts = 0;
+        proxy.Policy = request =>
+        {
+            if (request.IsManifestPut)
+            {
+                Interlocked.Increment(ref manifestPuts);
+            }
+            if (request.IsBlobUploadBody)
+            {
+                Interlocked.Increment(ref uploadsKilled);
+                return FaultAction.CutAfter(Math.Min(64 * 1024, (request.ContentLength ?? 0) / 2));
+            }
+            return FaultAction.Pass;
+        };
+
+        var started = DateTime.UtcNow;
+        var result = await RegistryTestKit.PublishAsync(project, proxy.Address, "it/killed", "v1", extraArguments: "-v:detailed");
+        var elapsed = DateTime.UtcNow - started;
+
+        RegistryTestKit.AssertCleanFailure(result, "ZSTDC3001");
+        var error = RegistryTestKit.ErrorLine(result, "ZSTDC3001");
+        Assert.Contains(proxy.Address, error);
+        Assert.Contains("gave up after", error);
+        Assert.True(uploadsKilled > 1, "the proxy killed the uploads");
+        Assert.Equal(0, manifestPuts); // nothing half-pushed: no manifest without its blobs
+        Assert.True(elapsed < TimeSpan.FromMinutes(2), $"giving up took {elapsed.TotalSeconds:0} s");
+
+        Assert.Equal(before, await registry.ManifestDigestAsync("it/killed", "v1"));
+        var output = await RegistryTestKit.PullAndRunAsync($"{registry.Address}/it/killed:v1");
+        Assert.Contains(TestProject.Greeting, output);
+        Assert.DoesNotContain("second build", output);
+    }
+}
