@@ -10,10 +10,8 @@ namespace ZstdContainers.Tasks;
 /// multi-RID publish (ContainerRuntimeIdentifiers) ties its per-RID zstd images into an OCI image
 /// index. Same parameters and outputs as the SDK's task; the work is done by <see cref="ImageIndexPublisher"/>.
 /// </summary>
-public sealed class CreateImageIndex : Microsoft.Build.Utilities.Task, ICancelableTask
+public sealed class CreateImageIndex : CoreTask
 {
-    private readonly CancellationTokenSource _cancellation = new();
-
     public string BaseRegistry { get; set; } = string.Empty;
     [Required] public string BaseImageName { get; set; } = string.Empty;
     public string BaseImageTag { get; set; } = string.Empty;
@@ -28,43 +26,25 @@ public sealed class CreateImageIndex : Microsoft.Build.Utilities.Task, ICancelab
     [Output] public string GeneratedArchiveOutputPath { get; set; } = string.Empty;
     [Output] public string GeneratedImageIndex { get; set; } = string.Empty;
 
-    public void Cancel() => _cancellation.Cancel();
-
-    public override bool Execute()
+    protected override async System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
-        var log = new TaskLog(Log);
-        try
+        var request = new ImageIndexRequest
         {
-            var request = new ImageIndexRequest
-            {
-                Images = [.. GeneratedContainers.Select(item => new GeneratedImage(
-                    item.GetMetadata("Manifest"), item.GetMetadata("Configuration"), item.GetMetadata("ManifestDigest"), item.GetMetadata("ManifestMediaType")))],
-                BaseImage = new ImageReference(BaseRegistry, BaseImageName, NullIfEmpty(BaseImageTag), NullIfEmpty(BaseImageDigest)),
-                Repository = Repository,
-                Tags = ImageTags,
-                OutputRegistry = OutputRegistry,
-                ArchiveOutputPath = ArchiveOutputPath,
-                LocalRegistry = LocalRegistry,
-                Compression = SettingsHandOff.Find(BuildEngine, Repository, log),
-                SourceDateEpoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"),
-            };
-            var publisher = new ImageIndexPublisher(new RegistryClientOptions { Log = log }, log);
-            // MSBuild calls Execute synchronously; this is the one place we wait on the async core.
-            var (index, archivePath) = publisher.PublishAsync(request, _cancellation.Token).GetAwaiter().GetResult();
-            GeneratedImageIndex = System.Text.Encoding.UTF8.GetString(index.Content);
-            GeneratedArchiveOutputPath = archivePath ?? ArchiveOutputPath;
-            return !Log.HasLoggedErrors;
-        }
-        catch (ZstdContainersException e)
-        {
-            TaskLog.Error(Log, e);
-            return false;
-        }
-        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
-        {
-            Log.LogWarning("ZstdContainers: the image index publish was cancelled; no tag was moved.");
-            return false;
-        }
+            Images = [.. GeneratedContainers.Select(item => new GeneratedImage(
+                item.GetMetadata("Manifest"), item.GetMetadata("Configuration"), item.GetMetadata("ManifestDigest"), item.GetMetadata("ManifestMediaType")))],
+            BaseImage = new ImageReference(BaseRegistry, BaseImageName, NullIfEmpty(BaseImageTag), NullIfEmpty(BaseImageDigest)),
+            Repository = Repository,
+            Tags = ImageTags,
+            OutputRegistry = OutputRegistry,
+            ArchiveOutputPath = ArchiveOutputPath,
+            LocalRegistry = LocalRegistry,
+            Compression = SettingsHandOff.Find(BuildEngine, Repository, log),
+            SourceDateEpoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"),
+        };
+        var publisher = new ImageIndexPublisher(new RegistryClientOptions { Log = log }, log);
+        var (index, archivePath) = await publisher.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        GeneratedImageIndex = System.Text.Encoding.UTF8.GetString(index.Content);
+        GeneratedArchiveOutputPath = archivePath ?? ArchiveOutputPath;
     }
 
     private static string? NullIfEmpty(string value) => string.IsNullOrWhiteSpace(value) ? null : value;

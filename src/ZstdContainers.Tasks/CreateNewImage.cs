@@ -13,10 +13,8 @@ namespace ZstdContainers.Tasks;
 /// outputs, so the SDK's targets — and every Container* property they read — work unchanged.
 /// The work itself is done by <see cref="ContainerImagePublisher"/>.
 /// </summary>
-public sealed class CreateNewImage : Microsoft.Build.Utilities.Task, ICancelableTask
+public sealed class CreateNewImage : CoreTask
 {
-    private readonly CancellationTokenSource _cancellation = new();
-
     // ---- The SDK's CreateNewImage parameters (same names, same types). ----
     public string BaseRegistry { get; set; } = string.Empty;
     [Required] public string BaseImageName { get; set; } = string.Empty;
@@ -55,41 +53,23 @@ public sealed class CreateNewImage : Microsoft.Build.Utilities.Task, ICancelable
     [Output] public ITaskItem[] GeneratedContainerNames { get; set; } = [];
     [Output] public ITaskItem? GeneratedDigestLabel { get; set; }
 
-    public void Cancel() => _cancellation.Cancel();
-
-    public override bool Execute()
+    protected override async System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
-        var log = new TaskLog(Log);
-        try
-        {
-            var request = BuildRequest(log);
-            var publisher = new ContainerImagePublisher(new RegistryClientOptions { Log = log }, log);
-            // MSBuild calls Execute synchronously; this is the one place we wait on the async core.
-            var result = publisher.PublishAsync(request, _cancellation.Token).GetAwaiter().GetResult();
+        var request = BuildRequest(log);
+        var publisher = new ContainerImagePublisher(new RegistryClientOptions { Log = log }, log);
+        var result = await publisher.PublishAsync(request, cancellationToken).ConfigureAwait(false);
 
-            GeneratedContainerManifest = System.Text.Encoding.UTF8.GetString(result.Image.Manifest);
-            GeneratedContainerConfiguration = System.Text.Encoding.UTF8.GetString(result.Image.Config);
-            GeneratedContainerDigest = result.Image.ManifestDigest.Value;
-            GeneratedContainerMediaType = result.Image.ManifestMediaType;
-            GeneratedArchiveOutputPath = result.ArchivePath ?? ArchiveOutputPath;
-            GeneratedContainerNames = [.. result.ImageNames.Select(n => new TaskItem(n))];
-            if (GenerateLabels && GenerateDigestLabel)
-            {
-                var label = new TaskItem(ContainerConfigComposer.BaseDigestLabel);
-                label.SetMetadata("Value", result.BaseManifestDigest.Value);
-                GeneratedDigestLabel = label;
-            }
-            return !Log.HasLoggedErrors;
-        }
-        catch (ZstdContainersException e)
+        GeneratedContainerManifest = System.Text.Encoding.UTF8.GetString(result.Image.Manifest);
+        GeneratedContainerConfiguration = System.Text.Encoding.UTF8.GetString(result.Image.Config);
+        GeneratedContainerDigest = result.Image.ManifestDigest.Value;
+        GeneratedContainerMediaType = result.Image.ManifestMediaType;
+        GeneratedArchiveOutputPath = result.ArchivePath ?? ArchiveOutputPath;
+        GeneratedContainerNames = [.. result.ImageNames.Select(n => new TaskItem(n))];
+        if (GenerateLabels && GenerateDigestLabel)
         {
-            TaskLog.Error(Log, e);
-            return false;
-        }
-        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
-        {
-            Log.LogWarning("ZstdContainers: the container publish was cancelled; nothing was tagged.");
-            return false;
+            var label = new TaskItem(ContainerConfigComposer.BaseDigestLabel);
+            label.SetMetadata("Value", result.BaseManifestDigest.Value);
+            GeneratedDigestLabel = label;
         }
     }
 

@@ -9,7 +9,7 @@ namespace ZstdContainers.Tasks;
 /// settings to the image tasks: those are called by the SDK's own targets with the SDK's
 /// parameters only, so our properties cannot reach them as parameters.
 /// </summary>
-public sealed class ResolveZstdContainerSettings : Microsoft.Build.Utilities.Task
+public sealed class ResolveZstdContainerSettings : CoreTask
 {
     public string? ContainerLayerCompression { get; set; }
 
@@ -27,31 +27,17 @@ public sealed class ResolveZstdContainerSettings : Microsoft.Build.Utilities.Tas
     /// </summary>
     public string? Repository { get; set; }
 
-    public override bool Execute()
+    protected override System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
-        try
+        var options = CompressionOptions.Parse(ContainerLayerCompression, ContainerLayerCompressionLevel, ContainerRecompressBaseLayers, ContainerImageFormat);
+        if (!string.IsNullOrWhiteSpace(ContainerLayerCacheDirectory))
         {
-            var options = CompressionOptions.Parse(ContainerLayerCompression, ContainerLayerCompressionLevel, ContainerRecompressBaseLayers);
-            if (options.UseZstd && string.Equals(ContainerImageFormat?.Trim(), "Docker", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new ZstdContainersException(
-                    ErrorCodes.DockerImageFormatWithZstd,
-                    "ContainerImageFormat is 'Docker', but zstd layers exist only in the OCI image format: Docker v2 manifests with zstd layers are non-standard and strict clients refuse them. Remove ContainerImageFormat (zstd images are always OCI) or set it to 'OCI'.");
-            }
-            if (!string.IsNullOrWhiteSpace(ContainerLayerCacheDirectory))
-            {
-                options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };
-            }
-            if (!string.IsNullOrEmpty(Repository))
-            {
-                SettingsHandOff.Register(BuildEngine, Repository, options);
-            }
-            return true;
+            options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };
         }
-        catch (ZstdContainersException e)
+        if (!string.IsNullOrEmpty(Repository))
         {
-            TaskLog.Error(Log, e);
-            return false;
+            SettingsHandOff.Register(BuildEngine, Repository, options);
         }
+        return System.Threading.Tasks.Task.CompletedTask;
     }
 }

@@ -58,6 +58,14 @@ public sealed class BaseLayerPlanner(RegistryClient registry, LayerCache cache, 
                         }
                     },
                     cancellationToken).ConfigureAwait(false);
+                // A cache entry is keyed by the source digest alone; the config that lists this
+                // layer must agree with what the cache found inside it.
+                if (cached.Blob.DiffId != diffId)
+                {
+                    throw new ZstdContainersException(
+                        ErrorCodes.BaseLayerDiffIdMismatch,
+                        $"Base layer {digest} of {baseImage.Reference} holds a tar whose diff_id is {cached.Blob.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set ContainerRecompressBaseLayers=false to ship its layers as they are.");
+                }
                 var layer = new ImageLayer(cached.Blob.Descriptor, diffId, new FileBlobSource(cached.Blob.FilePath));
                 return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? "zstd from cache" : "transcoded to zstd", clock.Elapsed);
             default:

@@ -20,7 +20,8 @@ public sealed record CompressionOptions
     /// <param name="compression">ContainerLayerCompression: empty or gzip (the SDK's path), or zstd.</param>
     /// <param name="level">ContainerLayerCompressionLevel: empty (3) or 1–22.</param>
     /// <param name="recompressBaseLayers">ContainerRecompressBaseLayers: empty (true), true or false.</param>
-    public static CompressionOptions Parse(string? compression, string? level, string? recompressBaseLayers)
+    /// <param name="imageFormat">The SDK's ContainerImageFormat: with zstd, only empty or OCI.</param>
+    public static CompressionOptions Parse(string? compression, string? level, string? recompressBaseLayers, string? imageFormat = null)
     {
         var kind = (compression ?? string.Empty).Trim();
         var useZstd = kind.Equals("zstd", StringComparison.OrdinalIgnoreCase);
@@ -49,6 +50,13 @@ public sealed record CompressionOptions
             throw new ZstdContainersException(
                 ErrorCodes.InvalidRecompressSetting,
                 $"ContainerRecompressBaseLayers is '{recompressBaseLayers}', but it must be 'true' (gzip base layers become zstd, the default) or 'false' (base layers are kept as they are).");
+        }
+
+        if (useZstd && string.Equals(imageFormat?.Trim(), "Docker", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.DockerImageFormatWithZstd,
+                "ContainerImageFormat is 'Docker', but zstd layers exist only in the OCI image format: Docker v2 manifests with zstd layers are non-standard and strict clients refuse them. Remove ContainerImageFormat (zstd images are always OCI) or set it to 'OCI'.");
         }
 
         return new CompressionOptions { UseZstd = useZstd, Level = parsedLevel, RecompressBaseLayers = parsedRecompress };

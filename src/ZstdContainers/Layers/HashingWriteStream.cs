@@ -11,13 +11,16 @@ public sealed class HashingWriteStream : Stream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
+    private readonly bool _forwardFlush;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private Digest? _digest;
 
-    public HashingWriteStream(Stream inner, bool leaveOpen = false)
+    /// <param name="forwardFlush">False to swallow Flush calls, for an inner stream on which a flush changes the output (a compressor).</param>
+    public HashingWriteStream(Stream inner, bool leaveOpen = false, bool forwardFlush = true)
     {
         _inner = inner;
         _leaveOpen = leaveOpen;
+        _forwardFlush = forwardFlush;
     }
 
     public long BytesWritten { get; private set; }
@@ -50,8 +53,16 @@ public sealed class HashingWriteStream : Stream
         return _inner.WriteAsync(buffer, cancellationToken);
     }
 
-    public override void Flush() => _inner.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
+    public override void Flush()
+    {
+        if (_forwardFlush)
+        {
+            _inner.Flush();
+        }
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        _forwardFlush ? _inner.FlushAsync(cancellationToken) : Task.CompletedTask;
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();

@@ -34,10 +34,20 @@ public static class ZstdBlobWriter
         {
             var compressed = new HashingWriteStream(file, leaveOpen: true);
             var encoder = new CompressionStream(compressed, settings.Level, EncoderBufferSize, leaveOpen: true);
-            encoder.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, settings.Workers);
-            var tar = new HashingWriteStream(encoder, leaveOpen: true);
-
-            await writeTar(tar, cancellationToken).ConfigureAwait(false);
+            // A flush would end the current zstd job early and change the bytes, so the tar side
+            // never passes one on: the output depends on the input only.
+            var tar = new HashingWriteStream(encoder, leaveOpen: true, forwardFlush: false);
+            try
+            {
+                encoder.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, settings.Workers);
+                await writeTar(tar, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Free the native context and its worker threads now, not at finalization.
+                encoder.Dispose();
+                throw;
+            }
 
             // Disposing the encoder writes the final frame; only then is the digest complete.
             await encoder.DisposeAsync().ConfigureAwait(false);
