@@ -24,7 +24,7 @@ publish() { # $1 = compression, $2 = repository
   start=$(date +%s.%N)
   dotnet publish "$sample" "${common[@]}" --no-restore -t:PublishContainer \
     -p:ContainerLayerCompression="$1" -p:ContainerRepository="$2" -p:ContainerImageTag=demo -v:n \
-    | grep -E "ZSTDC|error|warn| layer |Pushed|Built image" || true
+    | grep -E "ZSTDC|error|warn| layer |uploaded|Pushed" >&2 || true
   end=$(date +%s.%N)
   echo "$end - $start" | bc
 }
@@ -33,9 +33,9 @@ image_bytes() { # total of config + layers as stored in the registry
     | jq '[.config.size] + [.layers[].size] | add'
 }
 echo "== publishing with the SDK alone (gzip)"
-gzip_time=$(publish gzip samples/hello-gzip | tail -1)
+gzip_time=$(publish gzip samples/hello-gzip 2>/dev/null | tail -1)
 echo "== publishing with ZstdContainers (zstd, level 3)"
-zstd_time=$(publish zstd samples/hello-zstd | tee /dev/stderr | tail -1)
+zstd_time=$(publish zstd samples/hello-zstd | tail -1)
 
 gzip_bytes=$(image_bytes samples/hello-gzip)
 zstd_bytes=$(image_bytes samples/hello-zstd)

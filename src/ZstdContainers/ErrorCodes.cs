@@ -7,7 +7,6 @@ public static class ErrorCodes
     public const string InvalidCompression = "ZSTDC1001";
     public const string InvalidCompressionLevel = "ZSTDC1002";
     public const string InvalidRecompressSetting = "ZSTDC1003";
-    public const string InvalidImageReference = "ZSTDC1004";
     public const string PublishDirectoryMissing = "ZSTDC1005";
     public const string DockerImageFormatWithZstd = "ZSTDC1006";
     public const string InvalidAppCommandInstruction = "ZSTDC1007";
