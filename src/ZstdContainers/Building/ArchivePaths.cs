@@ -21,6 +21,10 @@ public static class ArchivePaths
     {
         try
         {
+            if (Directory.Exists(path))
+            {
+                throw new IOException($"'{path}' is a folder.");
+            }
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
             var probe = path + ".probe-" + Environment.ProcessId;
             File.WriteAllBytes(probe, []);

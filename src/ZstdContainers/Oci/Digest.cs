@@ -39,6 +39,6 @@ public readonly partial record struct Digest
 
     public override string ToString() => Value;
 
-    [GeneratedRegex("^sha256:[a-f0-9]{64}$")]
+    [GeneratedRegex(@"\Asha256:[a-f0-9]{64}\z")]
     private static partial Regex Sha256Pattern();
 }
