@@ -34,6 +34,7 @@ declare -A pkg_of=(
   [bc]=bc                       # eng/demo.sh's arithmetic
   [busybox]=busybox-static      # a static binary for the archive tests' tiny images
   [openssl]=openssl             # test certificates for the TLS registry tests
+  [htpasswd]=apache2-utils      # bcrypt htpasswd files for the Basic-auth registry tests
 )
 
 # sbin directories are not on a non-login PATH everywhere (runc, debootstrap live there).

@@ -715,10 +715,19 @@ public sealed partial class RegistryClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// ZSTDC3001 after the last try of a connection failure. Two sentences, because the causes differ: no
+    /// connection at all (wrong name, registry down) or connections that break mid-request (an upload cut by
+    /// a proxy, a registry that drops connections under load).
+    /// </summary>
     internal ZstdContainersException Unreachable(string request, Exception ex, int attempts) => new(
         ErrorCodes.RegistryUnreachable,
-        $"Could not reach registry '{Registry}' ({request}): {RegistryErrors.Reason(ex)} (gave up after {Attempts(attempts)}). " +
-        "Check the registry name (ContainerRegistry / ContainerBaseImage), that the registry is up, and the network or proxy settings.",
+        RegistryErrors.NeverConnected(ex)
+            ? $"Could not reach registry '{Registry}' ({request}): {RegistryErrors.Reason(ex)} (gave up after {Attempts(attempts)}). " +
+              "Check the registry name (ContainerRegistry / ContainerBaseImage), that the registry is up, and the network or proxy settings."
+            : $"The connection to registry '{Registry}' kept breaking ({request}): {RegistryErrors.Reason(ex)} (gave up after {Attempts(attempts)}). " +
+              "A connection was made each time but lost before the request finished: check the registry's health and what is in between " +
+              "(a proxy, load balancer or firewall that cuts long or large uploads).",
         ex);
 
     private static string Attempts(int n) => n == 1 ? "1 attempt" : $"{n} attempts";

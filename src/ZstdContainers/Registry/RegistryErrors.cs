@@ -163,6 +163,27 @@ internal static class RegistryErrors
         return false;
     }
 
+    /// <summary>
+    /// No connection was made at all (refused, no route, name not resolved), as opposed to a connection that
+    /// broke during a request (reset, broken pipe, a body cut short).
+    /// </summary>
+    public static bool NeverConnected(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
+            {
+                return true;
+            }
+            if (e is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable
+                or SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData or SocketError.AddressNotAvailable })
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>NXDOMAIN: the name does not exist, asking again will not help (unlike a DNS timeout).</summary>
     public static bool IsHostNotFound(Exception ex)
     {

@@ -21,7 +21,12 @@ public abstract record FaultAction
     /// <summary>Forward the head and the first <paramref name="bytes"/> bytes of the body, then stop reading until disposed.</summary>
     public static FaultAction StallAfter(long bytes) => new StallAction(bytes);
 
+    /// <summary>Hold the request this long (reading none of its body), then forward it.</summary>
+    public static FaultAction DelayThenPass(TimeSpan delay) => new DelayAction(delay);
+
     internal sealed record PassAction : FaultAction;
+
+    internal sealed record DelayAction(TimeSpan Delay) : FaultAction;
 
     internal sealed record RespondAction(int Status, (string Name, string Value)[] Headers) : FaultAction;
 
@@ -30,9 +35,14 @@ public abstract record FaultAction
     internal sealed record StallAction(long Bytes) : FaultAction;
 }
 
-/// <summary>One request as the proxy saw it (path without the query).</summary>
-public sealed record ProxiedRequest(int Number, string Method, string Path, long? ContentLength, bool Chunked)
+/// <summary>One request as the proxy saw it.</summary>
+public sealed record ProxiedRequest(int Number, string Method, string Path, string Query, long? ContentLength, bool Chunked, string? ContentRange)
 {
+    /// <summary>The digest=… of the query (a monolithic upload or the closing PUT of a chunked one).</summary>
+    public string? Digest =>
+        Query.TrimStart('?').Split('&').Where(p => p.StartsWith("digest=", StringComparison.Ordinal))
+            .Select(p => Uri.UnescapeDataString(p["digest=".Length..])).FirstOrDefault();
+
     public bool IsBlobUploadBody =>
         (Method is "PUT" or "PATCH") && Path.Contains("/blobs/uploads/", StringComparison.Ordinal) && (ContentLength > 0 || Chunked);
 
@@ -164,10 +174,12 @@ public sealed class FaultProxy : IAsyncDisposable
                 }
                 var method = parts[0];
                 var target = parts[1];
-                var path = target.Split('?')[0];
+                var queryStart = target.IndexOf('?');
+                var path = queryStart < 0 ? target : target[..queryStart];
+                var query = queryStart < 0 ? string.Empty : target[queryStart..];
                 var contentLength = HeaderValue(headers, "Content-Length") is { } cl && long.TryParse(cl, out var n) ? n : (long?)null;
                 var chunked = HeaderValue(headers, "Transfer-Encoding")?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true;
-                var request = new ProxiedRequest(Interlocked.Increment(ref _requestNumber), method, path, contentLength, chunked);
+                var request = new ProxiedRequest(Interlocked.Increment(ref _requestNumber), method, path, query, contentLength, chunked, HeaderValue(headers, "Content-Range"));
                 FaultAction action;
                 try
                 {
@@ -184,6 +196,11 @@ public sealed class FaultProxy : IAsyncDisposable
                     await WriteResponseAsync(client.GetStream(), method, respond, idle.Token);
                     Record(request, $"respond {respond.Status}", respond.Status);
                     continue;
+                }
+
+                if (action is FaultAction.DelayAction delay)
+                {
+                    await Task.Delay(delay.Delay, idle.Token);
                 }
 
                 if (upstream is null)
@@ -217,16 +234,32 @@ public sealed class FaultProxy : IAsyncDisposable
                         return;
                 }
 
-                await CopyBodyAsync(clientReader, upstreamStream, contentLength, chunked, long.MaxValue, idle.Token);
-                await upstreamStream.FlushAsync(idle.Token);
+                var bodySent = true;
+                try
+                {
+                    await CopyBodyAsync(clientReader, upstreamStream, contentLength, chunked, long.MaxValue, idle.Token);
+                    await upstreamStream.FlushAsync(idle.Token);
+                }
+                catch (IOException)
+                {
+                    // The registry answered before reading the whole body (a 401 for an expired token, say) and
+                    // closed: forward its answer if it sent one, then close, as the rest of the body is unread.
+                    bodySent = false;
+                }
 
                 // The response: interim 1xx heads are forwarded as they come, then the final one and its body.
+                // (After a failed body, the answer is there at once or not at all: the failure may have been the client's.)
+                using var answer = CancellationTokenSource.CreateLinkedTokenSource(idle.Token);
+                if (!bodySent)
+                {
+                    answer.CancelAfter(TimeSpan.FromSeconds(5));
+                }
                 string responseHead;
                 int status;
                 List<(string Name, string Value)> responseHeaders;
                 while (true)
                 {
-                    responseHead = await upstreamReader!.ReadHeadAsync(idle.Token) ?? throw new IOException("the registry closed the connection");
+                    responseHead = await upstreamReader!.ReadHeadAsync(answer.Token) ?? throw new IOException("the registry closed the connection");
                     (var statusLine, responseHeaders) = ParseHead(responseHead);
                     status = int.Parse(statusLine.Split(' ')[1]);
                     await client.GetStream().WriteAsync(Encoding.Latin1.GetBytes(responseHead), idle.Token);
@@ -235,7 +268,7 @@ public sealed class FaultProxy : IAsyncDisposable
                         break;
                     }
                 }
-                Record(request, "pass", status);
+                Record(request, (action is FaultAction.DelayAction d ? $"pass after {d.Delay.TotalSeconds:0.0} s" : "pass") + (bodySent ? string.Empty : ", answered early"), status);
                 var responseLength = HeaderValue(responseHeaders, "Content-Length") is { } rl && long.TryParse(rl, out var m) ? m : (long?)null;
                 var responseChunked = HeaderValue(responseHeaders, "Transfer-Encoding")?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true;
                 var close = HeaderValue(responseHeaders, "Connection")?.Contains("close", StringComparison.OrdinalIgnoreCase) == true;
@@ -253,7 +286,7 @@ public sealed class FaultProxy : IAsyncDisposable
                     await CopyBodyAsync(upstreamReader, client.GetStream(), responseLength, responseChunked, long.MaxValue, idle.Token);
                 }
                 await client.GetStream().FlushAsync(idle.Token);
-                if (close)
+                if (close || !bodySent)
                 {
                     return;
                 }

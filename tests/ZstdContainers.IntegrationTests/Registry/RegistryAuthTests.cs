@@ -135,6 +135,54 @@ public sealed class RegistryAuthTests(PackageFixture package)
     }
 
     [Fact]
+    public async Task A_token_that_the_registry_stops_accepting_mid_push_is_replaced_and_the_push_completes()
+    {
+        var password = RegistryTestKit.NewSecret("zc-token-pw");
+        var directory = Directory.CreateTempSubdirectory("zc-token-").FullName;
+        try
+        {
+            // The registry accepts the first token for 7-8 s (its expires_in still says 300 s): the blobs go up with it.
+            // A proxy holds the manifest PUT until that token is refused, so the last step of the push meets a
+            // token that expired in the middle of the push.
+            using var issuer = new TokenIssuer(directory, RegistryTestKit.User, password) { FirstTokenAcceptedFor = TimeSpan.FromSeconds(8) };
+            await using var registry = await RegistryServer.StartAsync("token-expiry", new RegistryServer.Options { AuthYaml = issuer.AuthYaml });
+            var held = 0;
+            await using var proxy = new FaultProxy(registry.EndPoint, request =>
+            {
+                if (request.IsManifestPut && issuer.FirstTokenRefusedAfter is { } refusedAfter && Interlocked.Exchange(ref held, 1) == 0)
+                {
+                    var wait = refusedAfter + TimeSpan.FromSeconds(1) - DateTimeOffset.UtcNow;
+                    return FaultAction.DelayThenPass(wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
+                }
+                return FaultAction.Pass;
+            });
+            var project = await RegistryTestKit.SharedProjectAsync(package);
+
+            var result = await RegistryTestKit.PublishAsync(project, proxy.Address, "it/token-expiry", "v1",
+                new Dictionary<string, string?> { [PushUser] = RegistryTestKit.User, [PushPassword] = password },
+                "-v:detailed");
+
+            result.EnsureSuccess("publish with a token that expires early\n" + registry.Log);
+            // the client used the first token until the registry refused it (401 on the held manifest), then got a
+            // new one and sent the manifest again
+            var events = proxy.EventList;
+            var describe = string.Join("\n", events.Select(e => $"{e.Request.Method} {e.Request.Path} {e.Action} {e.Status}"));
+            Assert.True(events.Count(e => e.Request.IsManifestPut) == 2, describe);
+            Assert.Equal(401, events.First(e => e.Request.IsManifestPut).Status);
+            Assert.Equal(201, events.Last(e => e.Request.IsManifestPut).Status);
+            Assert.Contains(events, e => e.Request.IsBlobUploadBody && e.Status == 201); // blobs went up with the first token
+            Assert.Equal(2, issuer.IssuedTokens.Count);
+            Assert.Contains(issuer.Requests, r => r.Authenticated && r.Scopes.Contains("repository:it/token-expiry:pull,push"));
+            var bearer = new AuthenticationHeaderValue("Bearer", issuer.IssueFor("repository:it/token-expiry:pull"));
+            Assert.NotNull(await registry.ManifestDigestAsync("it/token-expiry", "v1", bearer));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Token_auth_registry_with_a_wrong_password_fails_with_ZSTDC3002_from_the_token_service()
     {
         var password = RegistryTestKit.NewSecret("zc-token-pw");

@@ -1,3 +1,5 @@
+using Xunit.Abstractions;
+
 namespace ZstdContainers.IntegrationTests.Registry;
 
 /// <summary>
@@ -7,19 +9,46 @@ namespace ZstdContainers.IntegrationTests.Registry;
 /// </summary>
 [Collection(RigCollection.Name)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class RegistryFaultTests(PackageFixture package)
+public sealed class RegistryFaultTests(PackageFixture package, ITestOutputHelper testOutput)
 {
     private const long CutBytes = 1L << 20;
 
     [Fact]
-    public async Task Publish_through_a_proxy_that_drops_the_first_three_uploads_mid_body_succeeds_and_the_image_runs()
+    public async Task Publish_through_a_proxy_that_drops_three_upload_connections_mid_body_succeeds_and_the_image_runs()
     {
         await using var registry = await RegistryServer.StartAsync("drops");
-        var bigUploads = 0;
+        // Three connections of one layer's upload are reset after 1 MiB of body: its first two single-request
+        // PUTs (the client then switches that layer to chunks), then its first chunk after the first one (the
+        // client must ask the registry where the upload stands and go on from there, or start over).
+        string? victim = null;
+        var cutPuts = 0;
+        var cutPatches = 0;
+        var gate = new object();
         await using var proxy = new FaultProxy(registry.EndPoint, request =>
-            request.IsBlobUploadBody && request.ContentLength > 2 * CutBytes && Interlocked.Increment(ref bigUploads) <= 3
-                ? FaultAction.CutAfter(CutBytes)
-                : FaultAction.Pass);
+        {
+            if (!request.IsBlobUploadBody || request.ContentLength <= 2 * CutBytes)
+            {
+                return FaultAction.Pass;
+            }
+            lock (gate)
+            {
+                if (request.Method == "PUT" && request.Digest is { } digest)
+                {
+                    victim ??= digest;
+                    if (digest == victim && cutPuts < 2)
+                    {
+                        cutPuts++;
+                        return FaultAction.CutAfter(CutBytes);
+                    }
+                }
+                if (request.Method == "PATCH" && cutPuts == 2 && cutPatches == 0 && request.ContentRange is { } range && !range.StartsWith("0-", StringComparison.Ordinal))
+                {
+                    cutPatches++;
+                    return FaultAction.CutAfter(CutBytes);
+                }
+                return FaultAction.Pass;
+            }
+        });
         var project = await RegistryTestKit.SharedProjectAsync(package);
 
         var result = await RegistryTestKit.PublishAsync(project, proxy.Address, "it/drops", "v1", extraArguments: "-v:detailed");
@@ -27,11 +56,18 @@ public sealed class RegistryFaultTests(PackageFixture package)
         result.EnsureSuccess("publish through a proxy that drops connections");
         var events = proxy.EventList;
         Assert.Equal(3, events.Count(e => e.Action.StartsWith("cut", StringComparison.Ordinal)));
-        Assert.Contains("retry 1 of", result.Output); // the client's retry loop did the work
-        // every blob whose upload was cut was uploaded in the end (a PUT with ?digest= that the registry took)
-        Assert.Contains(events, e => e.Request.Method == "PUT" && e.Request.IsBlobUploadBody && e.Status == 201);
+        Assert.Equal(1, cutPatches);
+        Assert.Contains("retry 1 of", result.Output);           // the client's retry loop did the work
+        Assert.Contains("switching to chunks", result.Output);  // after two interrupted single-request PUTs
+        Assert.True(
+            result.Output.Contains($"resuming {victim} at byte", StringComparison.Ordinal)
+            || result.Output.Contains($"the upload session for {victim} is gone; starting a new one", StringComparison.Ordinal),
+            "after the chunk was cut the client asked the registry how far the upload got");
+        // the victim layer was completed by the closing PUT of its chunked upload
+        Assert.Contains(events, e => e.Request.Method == "PUT" && e.Request.Digest == victim && !e.Request.IsBlobUploadBody && e.Status == 201);
         Assert.Contains(events, e => e.Request.IsManifestPut && e.Status == 201);
 
+        // containerd checks every digest and diff_id while pulling
         var output = await RegistryTestKit.PullAndRunAsync($"{registry.Address}/it/drops:v1");
         Assert.Contains(TestProject.Greeting, output);
     }
@@ -82,6 +118,7 @@ public sealed class RegistryFaultTests(PackageFixture package)
         Assert.Contains(events, e => e.Request.Method == "PUT" && e.Request.IsBlobUploadBody && e.Status == 201);
         Assert.NotNull(await registry.ManifestDigestAsync("it/statuses", "v1"));
         (await RegistryTestKit.CtrPullAsync($"{registry.Address}/it/statuses:v1")).EnsureSuccess("ctr pull");
+        await RegistryTestKit.CtrRemoveAsync($"{registry.Address}/it/statuses:v1");
     }
 
     [Fact]
@@ -121,13 +158,32 @@ public sealed class RegistryFaultTests(PackageFixture package)
         var error = RegistryTestKit.ErrorLine(result, "ZSTDC3001");
         Assert.Contains(proxy.Address, error);
         Assert.Contains("gave up after", error);
+        // the registry was reached every time; the message says the connection broke, not that it was unreachable
+        Assert.Contains("kept breaking", error);
+        Assert.DoesNotContain("Could not reach", error);
         Assert.True(uploadsKilled > 1, "the proxy killed the uploads");
         Assert.Equal(0, manifestPuts); // nothing half-pushed: no manifest without its blobs
+        testOutput.WriteLine($"failing publish: exit {result.ExitCode} after {elapsed.TotalSeconds:0.0} s, {uploadsKilled} uploads killed; {error}");
         Assert.True(elapsed < TimeSpan.FromMinutes(2), $"giving up took {elapsed.TotalSeconds:0} s");
 
         Assert.Equal(before, await registry.ManifestDigestAsync("it/killed", "v1"));
         var output = await RegistryTestKit.PullAndRunAsync($"{registry.Address}/it/killed:v1");
         Assert.Contains(TestProject.Greeting, output);
         Assert.DoesNotContain("second build", output);
+    }
+
+    [Fact]
+    public async Task A_registry_port_where_nothing_listens_is_reported_as_unreachable_not_as_a_broken_connection()
+    {
+        // In process, on a real socket: the other half of ZSTDC3001's wording (the killed-uploads test has the first).
+        var port = RegistryServer.FreePort(System.Net.IPAddress.Loopback);
+        using var client = new ZstdContainers.Registry.RegistryClient($"127.0.0.1:{port}", ZstdContainers.Registry.RegistryAccess.Pull,
+            new ZstdContainers.Registry.RegistryClientOptions { MaxRetries = 1, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+
+        var error = await Assert.ThrowsAsync<ZstdContainersException>(() => client.GetManifestAsync("it/nothing", "v1", CancellationToken.None));
+
+        Assert.Equal(ErrorCodes.RegistryUnreachable, error.Code);
+        Assert.StartsWith($"Could not reach registry '127.0.0.1:{port}'", error.Message);
+        Assert.Contains("gave up after 2 attempts", error.Message);
     }
 }

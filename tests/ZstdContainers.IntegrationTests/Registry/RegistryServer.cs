@@ -76,7 +76,24 @@ public sealed class RegistryServer : IAsyncDisposable
 
     public static async Task<RegistryServer> StartAsync(string name, Options? options = null)
     {
-        options ??= new Options();
+        // The free port is found a moment before the registry binds it; should another process take it in
+        // between, the registry exits at once and a new port is tried.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(name, options ?? new Options());
+            }
+            catch (PortTakenException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
+
+    private static async Task<RegistryServer> StartOnceAsync(string name, Options options)
+    {
         if (!IPAddress.IsLoopback(options.BindAddress))
         {
             throw new ArgumentException("Test registries listen on loopback addresses only.", nameof(options));
@@ -163,7 +180,11 @@ public sealed class RegistryServer : IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"docker-registry exited with {_process.ExitCode}:\n{Log}");
+                _process.WaitForExit(); // and for its output to be read to the end
+                var message = $"docker-registry exited with {_process.ExitCode}:\n{Log}";
+                throw Log.Contains("address already in use", StringComparison.OrdinalIgnoreCase)
+                    ? new PortTakenException(message)
+                    : new InvalidOperationException(message);
             }
             try
             {

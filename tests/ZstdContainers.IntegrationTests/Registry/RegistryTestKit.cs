@@ -141,7 +141,9 @@ internal static partial class RegistryTestKit
         return await Command.RunAsync("ctr", Ctr([.. args]), timeout: TimeSpan.FromMinutes(3));
     }
 
-    /// <summary>Pull and run; returns what the container printed.</summary>
+    public static Task<CommandResult> CtrRemoveAsync(string reference) => Command.RunAsync("ctr", Ctr("images", "rm", reference));
+
+    /// <summary>Pull and run (the image is removed afterwards); returns what the container printed.</summary>
     public static async Task<string> PullAndRunAsync(string reference, string? userAndPassword = null)
     {
         (await CtrPullAsync(reference, userAndPassword)).EnsureSuccess("ctr pull " + reference);

@@ -77,6 +77,16 @@ public sealed class TokenIssuer : IDisposable
 
     public ConcurrentQueue<TokenRequest> Requests { get; } = new();
 
+    /// <summary>
+    /// When set, the first token handed out stops being accepted by the registry after about this long (its exp
+    /// is set so, the registry allowing 60 s of clock skew), while its expires_in still says 300 s: a token that
+    /// expires in the middle of a push, unknown to the client.
+    /// </summary>
+    public TimeSpan? FirstTokenAcceptedFor { get; set; }
+
+    /// <summary>With <see cref="FirstTokenAcceptedFor"/>: the moment after which the registry refuses the first token.</summary>
+    public DateTimeOffset? FirstTokenRefusedAfter { get; private set; }
+
     /// <summary>Every token handed out (for scanning logs for them).</summary>
     public ConcurrentQueue<string> IssuedTokens { get; } = new();
 
@@ -153,7 +163,13 @@ public sealed class TokenIssuer : IDisposable
             Reply(response, 400, """{"errors":[{"code":"DENIED","message":"unknown service"}]}""");
             return;
         }
-        var token = CreateToken(user!, scopes);
+        TimeSpan? acceptedFor = null;
+        if (FirstTokenAcceptedFor is { } shortLived && IssuedTokens.IsEmpty)
+        {
+            acceptedFor = shortLived;
+            FirstTokenRefusedAfter = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() + (long)shortLived.TotalSeconds);
+        }
+        var token = CreateToken(user!, scopes, acceptedFor);
         IssuedTokens.Enqueue(token);
         var body = new JsonObject
         {
@@ -175,7 +191,7 @@ public sealed class TokenIssuer : IDisposable
         response.Close();
     }
 
-    private string CreateToken(string subject, IEnumerable<string> scopes)
+    private string CreateToken(string subject, IEnumerable<string> scopes, TimeSpan? acceptedFor = null)
     {
         var access = new JsonArray();
         foreach (var scope in scopes)
@@ -205,8 +221,8 @@ public sealed class TokenIssuer : IDisposable
             ["iss"] = Issuer,
             ["sub"] = subject,
             ["aud"] = Service,
-            ["exp"] = now + 300,
-            ["nbf"] = now - 10,
+            ["exp"] = acceptedFor is { } a ? now + (long)a.TotalSeconds - 60 : now + 300,
+            ["nbf"] = now - 120,
             ["iat"] = now,
             ["jti"] = Guid.NewGuid().ToString("N"),
             ["access"] = access,
