@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The test command: brings up the rig (apt packages, registry, containerd, stand-in base images),
-# then runs the unit and integration tests. Extra arguments go to `dotnet test`.
+# then runs the unit tests and the integration tests. Extra arguments go to both `dotnet test` runs.
+# The two run one after the other: the integration tests drive `dotnet publish`, containerd and
+# podman, and the unit tests' real-peer checks use containerd and podman too.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 source "$("$root/eng/rig.sh")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-dotnet test "$root/ZstdContainers.sln" -c Release --logger "console;verbosity=normal" "$@"
+dotnet test "$root/tests/ZstdContainers.Tests" -c Release "$@"
+dotnet test "$root/tests/ZstdContainers.IntegrationTests" -c Release --logger "console;verbosity=normal" "$@"
