@@ -7,5 +7,5 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 source "$("$root/eng/rig.sh")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-dotnet test "$root/tests/ZstdContainers.Tests" -c Release "$@"
+dotnet test "$root/tests/ZstdContainers.Tests" -c Release --logger "console;verbosity=normal" "$@"
 dotnet test "$root/tests/ZstdContainers.IntegrationTests" -c Release --logger "console;verbosity=normal" "$@"
