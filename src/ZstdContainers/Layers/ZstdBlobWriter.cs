@@ -40,6 +40,10 @@ public static class ZstdBlobWriter
             try
             {
                 encoder.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, settings.Workers);
+                if (settings.JobSize is { } jobSize)
+                {
+                    encoder.SetParameter(ZSTD_cParameter.ZSTD_c_jobSize, jobSize);
+                }
                 await writeTar(tar, cancellationToken).ConfigureAwait(false);
             }
             catch

@@ -28,6 +28,14 @@ public sealed record ZstdSettings
     public int Workers { get; }
 
     /// <summary>
+    /// The bytes each worker compresses at a time, fixed for the fast levels (1–9): zstd's default
+    /// there keeps about 110 MB of buffers for 2 workers; 4 MiB jobs need about 80 MB, run a little
+    /// faster and cost 0.2% in size (eng/bench, level 3). Higher levels keep zstd's own job size,
+    /// which grows with their window. A fixed value, so the bytes never depend on the machine.
+    /// </summary>
+    public int? JobSize => Level <= 9 ? 4 << 20 : null;
+
+    /// <summary>
     /// Parses ContainerLayerCompressionLevel. Empty means the default; anything else must be a
     /// whole number from 1 to 22.
     /// </summary>
