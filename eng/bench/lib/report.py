@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Turns the benchmark's results.jsonl into the Markdown table and the SVG chart (stdlib only).
+
+    report.py RESULTS.jsonl OUT.md OUT.svg
+
+Each line of RESULTS.jsonl is {"k": key, "v": value}; run.sh writes them. A missing value (a
+section that failed) shows as "n/a" and its target as not measured.
+"""
+import json
+import statistics
+import sys
+from html import escape
+
+res = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line:
+        o = json.loads(line)
+        res[o["k"]] = o["v"]
+out_md, out_svg = sys.argv[2], sys.argv[3]
+
+
+def get(k, d=None):
+    return res.get(k, d)
+
+
+def med(k):
+    v = get(k)
+    if isinstance(v, list):
+        v = [x for x in v if isinstance(x, (int, float))]
+        return statistics.median(v) if v else None
+    return v
+
+
+def spread(k):
+    v = get(k)
+    if isinstance(v, list) and len(v) > 1:
+        return f" ({min(v):.2f}–{max(v):.2f})"
+    return ""
+
+
+def s(x, nd=2, unit=""):
+    return "n/a" if x is None else f"{x:.{nd}f}{unit}"
+
+
+def mb(x):
+    return "n/a" if x is None else f"{x / 1e6:.1f} MB"
+
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+def rs(r):
+    return "n/a" if r is None else f"{r:.2f}×"
+
+
+def yn(v):
+    return "n/a" if v is None else ("yes" if v else "no")
+
+
+def verdict(ok):
+    return "—" if ok is None else ("✅" if ok else "❌")
+
+
+quick = get("meta.quick") == "1"
+n_pub = len(get("publish.a.zstd.cold") or []) or "?"
+n_pull = len(get("pull.a.zstd.inproc") or []) or "?"
+md = []
+md.append("# ZstdContainers benchmark — latest run\n")
+md.append(
+    f"**Machine:** {get('meta.nproc')} × {get('meta.cpu')}, {get('meta.ram')} RAM, Linux {get('meta.kernel')} · "
+    f"**date** {get('meta.date')} · **.NET SDK** {get('meta.sdk')} · **package** ZstdContainers {get('meta.version')} "
+    f"at commit {get('meta.commit')} · containerd {get('meta.containerd')} · zstd CLI {get('meta.zstd')} · "
+    f"load average (1/5/15 min) at start {get('meta.load_start')}, at end {get('meta.load_end')}"
+    + (" · **--quick run** (single repetitions: indicative only)" if quick else "") + "\n")
+md.append("Produced by `eng/bench/run.sh`; methods in `eng/bench/README.md`; every sample in `latest.jsonl`. "
+          "1-minute load average when each section started (other work on this machine shows up here and in "
+          "the min–max spreads): " + ", ".join(f"{k[5:]} {v.split()[0]}" for k, v in res.items() if k.startswith("load.")) + ".\n")
+
+# ---------------------------------------------------------------- targets
+pa_g, pa_z = med("pull.a.gzip.inproc"), med("pull.a.zstd.inproc")
+pb_g, pb_z = med("pull.b.gzip.inproc"), med("pull.b.zstd.inproc")
+wb_g, wb_z = med("publish.b.gzip.warm"), med("publish.b.zstd.warm")
+tp3 = get("tp.ours.L3") or {}
+tpn3 = get("tp.native.L3") or {}
+ba_g, ba_z = get("bytes.a.gzip"), get("bytes.a.zstd.L3")
+bb_g, bb_z = get("bytes.b.gzip"), get("bytes.b.zstd.L3")
+rss_z = (get("rss.zstd") or {}).get("time_max_rss_bytes")
+rss_tree = (get("rss.zstd") or {}).get("max_tree_rss_bytes")
+big_mb = (get("size.c") or 0) / 1e6 if get("size.c") else None
+
+targets = []
+r = ratio(pa_z, pa_g)
+rb = ratio(pb_z, pb_g)
+targets.append(("pull+unpack of our image ≤ 0.5× the SDK image's (containerd, gzip decoded in-process)",
+                f"(a) {rs(r)} ({s(pa_z)} s vs {s(pa_g)} s); (b) {rs(rb)} ({s(pb_z)} s vs {s(pb_g)} s)",
+                None if r is None else (r <= 0.5 and (rb is None or rb <= 0.5))))
+r = ratio(wb_z, wb_g)
+targets.append(("warm publish of app (b) ≤ 0.75× the SDK's time", f"{rs(r)} ({s(wb_z)} s vs {s(wb_g)} s)",
+                None if r is None else r <= 0.75))
+r = ratio(tp3.get("tarMBps"), tpn3.get("tarMBps"))
+targets.append((f"layer-build throughput ≥ 0.9× native `tar | zstd -T{get('meta.nproc')} -3`",
+                f"{rs(r)} ({s(tp3.get('tarMBps'), 0)} vs {s(tpn3.get('tarMBps'), 0)} MB/s)", None if r is None else r >= 0.9))
+r, rb = ratio(ba_z, ba_g), ratio(bb_z, bb_g)
+targets.append(("bytes at the default level (3) ≤ 0.93× the SDK image's",
+                f"(a) {rs(r)} ({mb(ba_z)} vs {mb(ba_g)}); (b) {rs(rb)} ({mb(bb_z)} vs {mb(bb_g)})",
+                None if r is None else (r <= 0.93 and (rb is None or rb <= 0.93))))
+targets.append((f"peak RSS ≤ 300 MB for the {s(big_mb, 0)} MB folder (dotnet publish process, `/usr/bin/time -v`)",
+                f"{mb(rss_z)} (whole process tree, sampled: {mb(rss_tree)})", None if rss_z is None else rss_z <= 300e6))
+md.append("## Targets (issue 6)\n")
+md.append("| target | measured | met |\n|---|---|---|")
+for t, m, ok in targets:
+    md.append(f"| {t} | {m} | {verdict(ok)} |")
+md.append("")
+
+# ---------------------------------------------------------------- publish
+md.append(f"## Publish step — `dotnet publish -t:PublishContainer` after a warm-up build (seconds, median of {n_pub}, min–max)\n")
+md.append("Cold: our layer cache empty and the target repository new. Warm: cache full and the same repository "
+          "pushed before. Wall time of the whole command; \"container step\" is the `_PublishSingleContainer` "
+          "target from MSBuild's performance summary.\n")
+md.append("| app | state | SDK (gzip) | ZstdContainers (zstd) | zstd / gzip | container step, SDK / ours | our base layers |")
+md.append("|---|---|---|---|---|---|---|")
+names = {"a": f"(a) samples/HelloZstd, {mb(get('size.a'))} output, aspnet base",
+         "b": f"(b) self-contained + deps, {mb(get('size.b'))} output, runtime-deps base"}
+for x in "ab":
+    for st in ("cold", "warm"):
+        g, z = med(f"publish.{x}.gzip.{st}"), med(f"publish.{x}.zstd.{st}")
+        tg, tz = med(f"target.{x}.gzip.{st}"), med(f"target.{x}.zstd.{st}")
+        acts = sorted({v for k, v in res.items() if k.startswith(f"verify.{x}.zstd.{st}.")})
+        md.append(f"| {names[x]} | {st} | {s(g)}{spread(f'publish.{x}.gzip.{st}')} | {s(z)}{spread(f'publish.{x}.zstd.{st}')} | "
+                  f"{rs(ratio(z, g))} | {s(tg)} / {s(tz)} | {'; '.join(acts) or 'n/a'} |")
+md.append("")
+
+# ---------------------------------------------------------------- bytes
+levels = sorted({int(k.split(".L")[1]) for k in res if k.startswith("bytes.a.zstd.L") or k.startswith("bytes.b.zstd.L")})
+md.append("## Image bytes — config + layers from the manifest (`skopeo inspect --raw`)\n")
+hdr = "| app | SDK (gzip) | " + " | ".join(f"zstd level {l} | ratio" for l in levels) + " |"
+md.append(hdr)
+md.append("|---|---|" + "---|---|" * len(levels))
+notes = []
+for x in "ab":
+    g = get(f"bytes.{x}.gzip")
+    cells = []
+    for l in levels:
+        z, applied, proj = get(f"bytes.{x}.zstd.L{l}"), get(f"applied.{x}.L{l}"), get(f"projected.{x}.L{l}")
+        if applied is False and proj is not None:
+            cells.append(f"{mb(z)} ‡ / {mb(proj)} § | {rs(ratio(z, g))} / {rs(ratio(proj, g))}")
+            notes.append(l)
+        else:
+            cells.append(f"{mb(z)} | {rs(ratio(z, g))}")
+    md.append(f"| {names[x].split(',')[0]} | {mb(g)} | " + " | ".join(cells) + " |")
+if notes:
+    md.append("\n‡ what the published image weighs: its config does not name the requested level, i.e. "
+              "`ContainerLayerCompressionLevel` did not reach the image task, which wrote level 3. "
+              "§ what the same layers weigh at that level through our library (BaseLayerTranscoder on the base "
+              "blobs + DirectoryLayerWriter/ZstdBlobWriter on the publish folder, via eng/bench/LayerBench) plus the pushed config.")
+md.append("")
+
+# ---------------------------------------------------------------- pulls
+md.append(f"## containerd cold pull + unpack (seconds, median of {n_pull}, min–max)\n")
+md.append("`ctr images pull` from the local registry; before every pull: image removed (`images rm --sync`), "
+          "content pruned, checked empty, `sync; echo 3 > /proc/sys/vm/drop_caches`"
+          + ("" if get("meta.drop_caches") is not False else " (**not permitted here: page cache stayed warm**)")
+          + f". unpigz exec'd while unpacking gzip: pigz daemon {yn(get('pigz_seen.cd-pigz'))}, "
+          f"in-process daemon {yn(get('pigz_seen.cd-inproc'))}.\n")
+md.append("| image | SDK image (gzip), decoded in-process | SDK image (gzip), unpigz | our image (zstd) | ours / SDK in-process | ours / SDK unpigz |")
+md.append("|---|---|---|---|---|---|")
+for x in "ab":
+    gi, gp, zi = (med(f"pull.{x}.{k}") for k in ("gzip.inproc", "gzip.pigz", "zstd.inproc"))
+    md.append(f"| {names[x].split(',')[0]} | {s(gi)}{spread(f'pull.{x}.gzip.inproc')} | {s(gp)}{spread(f'pull.{x}.gzip.pigz')} | "
+              f"{s(zi)}{spread(f'pull.{x}.zstd.inproc')} | {rs(ratio(zi, gi))} | {rs(ratio(zi, gp))} |")
+md.append("")
+
+# ---------------------------------------------------------------- throughput
+md.append(f"## Layer-build throughput — app (b)'s publish folder, {get('meta.nproc')} threads (MB/s of tar bytes, median)\n")
+md.append("Ours: `DirectoryLayerWriter` → `ZstdBlobWriter` (tar, diff_id and digest hashing, zstd with "
+          "`nbWorkers` = nproc, blob file) in eng/bench/LayerBench, after one warm-up iteration. "
+          f"Native: `tar -C DIR -cf - . | zstd -T{get('meta.nproc')} -L -o FILE` under hyperfine. Page cache warm for both.\n")
+md.append("| level | ours | native CLI | ours / native | ours: tar → zstd bytes | native: tar → zstd bytes |")
+md.append("|---|---|---|---|---|---|")
+for l in (3, 9):
+    o, n = get(f"tp.ours.L{l}") or {}, get(f"tp.native.L{l}") or {}
+    md.append(f"| {l} | {s(o.get('tarMBps'), 0)} | {s(n.get('tarMBps'), 0)} | {rs(ratio(o.get('tarMBps'), n.get('tarMBps')))} | "
+              f"{mb(o.get('tarBytes'))} → {mb(o.get('blobBytes'))} | {mb(n.get('tarBytes'))} → {mb(n.get('blobBytes'))} |")
+md.append("\nWhere our time goes (level 3, same folder):\n")
+md.append("| stage | MB/s of tar | seconds |\n|---|---|---|")
+for k, label in (("tp.ours.tar", "DirectoryLayerWriter only (file reads + tar framing) into a counter"),
+                 ("tp.ours.tarhash", "… + sha256 of the tar (diff_id)"),
+                 ("tp.ours.zstd-from-tar", "ZstdBlobWriter fed from a tar file (encoder + both hashes + blob write)"),
+                 ("tp.native.zstd-from-tar", f"native `zstd -T{get('meta.nproc')} -3` on the same tar file"),
+                 ("tp.ours.L3", "ours, whole pipeline"), ("tp.native.L3", "native, `tar | zstd`"),
+                 ("tp.ours.L3.first", "ours, whole pipeline, first iteration in a fresh process (JIT, as in every publish)")):
+    v = get(k) or {}
+    md.append(f"| {label} | {s(v.get('tarMBps'), 0)} | {s(v.get('medianSeconds'), 3)} |")
+md.append("")
+
+# ---------------------------------------------------------------- memory
+md.append(f"## Peak memory — publish of a {s(big_mb, 0)} MB folder (app (c), framework-dependent, aspnet base)\n")
+md.append("`dotnet publish -t:PublishContainer -nodeReuse:false -maxcpucount:1` (the build and the image task run in "
+          "the one dotnet process). \"time -v\": `Maximum resident set size` of `/usr/bin/time -v` (largest single "
+          "process). \"tree\": largest sum of VmRSS over the process tree, sampled from /proc every 50 ms. Ours runs "
+          "with the base layers already cached.\n")
+md.append("| publish | max RSS (time -v) | max tree RSS (sampled) | largest process | wall |")
+md.append("|---|---|---|---|---|")
+for comp, label in (("zstd", "ZstdContainers (zstd)"), ("gzip", "SDK (gzip)")):
+    v = get(f"rss.{comp}") or {}
+    md.append(f"| {label} | {mb(v.get('time_max_rss_bytes'))} | {mb(v.get('max_tree_rss_bytes'))} | "
+              f"`{escape((v.get('max_single_cmd') or 'n/a')[:60])}` | {s(v.get('wall_seconds'))} s |")
+v = get("rss.baseline") or {}
+md.append(f"| baseline: the same `dotnet publish` without `-t:PublishContainer` | {mb(v.get('time_max_rss_bytes'))} | "
+          f"{mb(v.get('max_tree_rss_bytes'))} | | |")
+h = get("rss.harness") or {}
+md.append(f"| our writer alone (LayerBench, same folder, level 3) | {mb(h.get('peakWorkingSetBytes'))} (peak working set) | | | {s(h.get('medianSeconds'))} s |")
+md.append("")
+
+errs = [(k[6:], v) for k, v in res.items() if k.startswith("error.")]
+if errs:
+    md.append("## Sections that failed\n")
+    for k, v in errs:
+        md.append(f"- {k}: {v}")
+    md.append("")
+open(out_md, "w").write("\n".join(md) + "\n")
+
+# ---------------------------------------------------------------- SVG
+W = 980
+panels = []
+
+
+def panel(title, groups, fmt="{:.2f}"):
+    """groups: [(label, [(series_name, value), ...], target_or_None), ...]; a target is drawn as a
+    dashed red line across the group's bars."""
+    panels.append((title, groups, fmt))
+
+
+def times(v, k):
+    return None if v is None else v * k
+
+
+COL = {"SDK (gzip)": "#8c8c8c", "ZstdContainers (zstd)": "#2a7ab9", "native CLI": "#e08a2c",
+       "SDK gzip, in-process": "#8c8c8c", "SDK gzip, unpigz": "#b5b5b5", "ours zstd": "#2a7ab9",
+       "zstd L3": "#2a7ab9", "zstd L9": "#5b9bd0", "zstd L19": "#8fbfe6", "ours": "#2a7ab9",
+       "our writer alone": "#8fbfe6", "baseline (no container step)": "#d0d0d0"}
+pub_groups = []
+for x in "ab":
+    for st in ("cold", "warm"):
+        g = med(f"publish.{x}.gzip.{st}")
+        pub_groups.append((f"({x}) {st}", [("SDK (gzip)", g), ("ZstdContainers (zstd)", med(f"publish.{x}.zstd.{st}"))],
+                           times(g, 0.75) if (x, st) == ("b", "warm") else None))
+panel("Publish step, seconds (lower is better; dashed: target 0.75× SDK)", pub_groups)
+bytes_groups = []
+for x in "ab":
+    g = get(f"bytes.{x}.gzip")
+    series = [("SDK (gzip)", None if g is None else g / 1e6)]
+    for l in levels:
+        v = get(f"projected.{x}.L{l}") if get(f"applied.{x}.L{l}") is False else get(f"bytes.{x}.zstd.L{l}")
+        series.append((f"zstd L{l}", None if v is None else v / 1e6))
+    bytes_groups.append((f"({x})", series, None if g is None else g / 1e6 * 0.93))
+panel("Image bytes, MB (dashed: target 0.93× SDK at level 3)", bytes_groups, "{:.1f}")
+panel("containerd cold pull + unpack, seconds (dashed: target 0.5× SDK, in-process gzip)",
+      [(f"({x})", [("SDK gzip, in-process", med(f"pull.{x}.gzip.inproc")), ("SDK gzip, unpigz", med(f"pull.{x}.gzip.pigz")),
+                   ("ours zstd", med(f"pull.{x}.zstd.inproc"))], times(med(f"pull.{x}.gzip.inproc"), 0.5)) for x in "ab"])
+panel("Layer-build throughput, MB/s of tar (higher is better; dashed: target 0.9× native)",
+      [(f"level {l}", [("ours", (get(f"tp.ours.L{l}") or {}).get("tarMBps")), ("native CLI", (get(f"tp.native.L{l}") or {}).get("tarMBps"))],
+        times((get(f"tp.native.L{l}") or {}).get("tarMBps"), 0.9) if l == 3 else None) for l in (3, 9)], "{:.0f}")
+
+
+def rss_mb(k, f="time_max_rss_bytes"):
+    v = (get(k) or {}).get(f)
+    return None if v is None else v / 1e6
+
+
+panel(f"Peak RSS, MB, publish of the {s(big_mb, 0)} MB folder (dashed: target 300 MB)",
+      [("publish", [("baseline (no container step)", rss_mb("rss.baseline")), ("SDK (gzip)", rss_mb("rss.gzip")),
+                    ("ZstdContainers (zstd)", rss_mb("rss.zstd"))], 300),
+       ("writer", [("our writer alone", rss_mb("rss.harness", "peakWorkingSetBytes"))], 300)], "{:.0f}")
+
+bar_h, gap, left, right = 14, 2, 110, 260
+y = 50
+body = []
+for title, groups, fmt in panels:
+    body.append(f'<text x="10" y="{y}" font-size="14" font-weight="bold">{escape(title)}</text>')
+    y += 10
+    vals = [v for _, ser, t in groups for _, v in ser if v is not None] + [t for _, _, t in groups if t is not None]
+    vmax = max(vals) if vals else 1
+    scale = (W - left - right) / (vmax or 1)
+    for label, ser, target in groups:
+        gy = y
+        for name, v in ser:
+            y += gap
+            w = 0 if v is None else max(1, v * scale)
+            body.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{COL.get(name, "#666")}"/>')
+            body.append(f'<text x="{left + w + 4:.1f}" y="{y + bar_h - 3}" font-size="11">'
+                        f'{"n/a" if v is None else fmt.format(v)} · {escape(name)}</text>')
+            y += bar_h
+        if target is not None:
+            tx = left + target * scale
+            body.append(f'<line x1="{tx:.1f}" y1="{gy - 1}" x2="{tx:.1f}" y2="{y + 2}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="4,3"/>')
+        body.append(f'<text x="{left - 8}" y="{(gy + y) / 2 + 6:.1f}" font-size="12" text-anchor="end">{escape(label)}</text>')
+        y += 6
+    y += 24
+head = (f'ZstdContainers vs the SDK — {get("meta.nproc")} × {get("meta.cpu")}, {get("meta.ram")}, SDK {get("meta.sdk")}, '
+        f'commit {get("meta.commit")}, {get("meta.date")}' + (" (quick run)" if quick else ""))
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{y}" viewBox="0 0 {W} {y}" font-family="sans-serif">',
+       f'<rect width="{W}" height="{y}" fill="white"/>',
+       f'<text x="10" y="22" font-size="13" fill="#333">{escape(head)}</text>'] + body + ["</svg>"]
+open(out_svg, "w").write("\n".join(svg) + "\n")
