@@ -51,6 +51,7 @@ public sealed class BaseLayerPlanner(RegistryClient registry, LayerCache cache, 
                     settings.Level,
                     async (blobPath, ct) =>
                     {
+                        using var turn = await EncoderGate.EnterAsync(ct).ConfigureAwait(false);
                         var input = await source.OpenAsync(ct).ConfigureAwait(false);
                         await using (input.ConfigureAwait(false))
                         {

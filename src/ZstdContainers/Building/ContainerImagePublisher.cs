@@ -83,6 +83,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
     private static async Task<(LayerBlob Blob, TimeSpan Elapsed)> BuildAppLayerAsync(
         ImageRequest request, LayerEntryPolicy policy, ZstdSettings settings, string workDirectory, CancellationToken cancellationToken)
     {
+        using var turn = await EncoderGate.EnterAsync(cancellationToken).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         var writer = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy);
         var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, Path.Combine(workDirectory, "app-layer.tar.zst"), settings, cancellationToken).ConfigureAwait(false);
