@@ -25,6 +25,8 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
         var destination = ImageDestination.For(request);
         destination.CheckWritable();
+        var appLayerWriter = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy);
+        appLayerWriter.EnsureSourceExists();
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccess.Pull, registryOptions);
         var baseImage = await BaseImageResolver.ResolveAsync(baseRegistry, request.BaseImage, request.RuntimeIdentifier, cancellationToken).ConfigureAwait(false);
@@ -36,7 +38,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         {
             var planner = new BaseLayerPlanner(baseRegistry, cache, settings, request.Compression.RecompressBaseLayers, log);
             var baseLayersTask = planner.PlanAsync(baseImage, cancellationToken);
-            var appLayerTask = BuildAppLayerAsync(request, policy, settings, workDirectory, cancellationToken);
+            var appLayerTask = BuildAppLayerAsync(appLayerWriter, settings, workDirectory, cancellationToken);
             await Task.WhenAll(baseLayersTask, appLayerTask).ConfigureAwait(false);
             var baseLayers = await baseLayersTask.ConfigureAwait(false);
             var (appBlob, appElapsed) = await appLayerTask.ConfigureAwait(false);
@@ -81,11 +83,10 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
     }
 
     private static async Task<(LayerBlob Blob, TimeSpan Elapsed)> BuildAppLayerAsync(
-        ImageRequest request, LayerEntryPolicy policy, ZstdSettings settings, string workDirectory, CancellationToken cancellationToken)
+        DirectoryLayerWriter writer, ZstdSettings settings, string workDirectory, CancellationToken cancellationToken)
     {
         using var turn = await EncoderGate.EnterAsync(cancellationToken).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
-        var writer = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy);
         var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, Path.Combine(workDirectory, "app-layer.tar.zst"), settings, cancellationToken).ConfigureAwait(false);
         return (blob, clock.Elapsed);
     }

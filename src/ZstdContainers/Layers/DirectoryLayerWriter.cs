@@ -27,12 +27,7 @@ public sealed class DirectoryLayerWriter
     /// <summary>Writes the whole tar, end-of-archive blocks included, to <paramref name="output"/>.</summary>
     public void WriteTar(Stream output, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(_sourceDirectory))
-        {
-            throw new ZstdContainersException(
-                ErrorCodes.PublishDirectoryMissing,
-                $"The publish folder '{_sourceDirectory}' does not exist, so there is nothing to put in the app layer. Run the Publish target first (dotnet publish does).");
-        }
+        EnsureSourceExists();
 
         using var normalizer = new PaxHeaderNameNormalizer(output);
         using var writer = new TarWriter(normalizer, TarEntryFormat.Pax, leaveOpen: true);
@@ -62,6 +57,17 @@ public sealed class DirectoryLayerWriter
                     WriteFile(writer, entryName, file);
                     break;
             }
+        }
+    }
+
+    /// <summary>Fails with a coded error when the publish folder is missing; cheap, so callers check it before any network work.</summary>
+    public void EnsureSourceExists()
+    {
+        if (!Directory.Exists(_sourceDirectory))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.PublishDirectoryMissing,
+                $"The publish folder '{_sourceDirectory}' does not exist, so there is nothing to put in the app layer. Run the Publish target first (dotnet publish does).");
         }
     }
 
