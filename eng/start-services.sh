@@ -8,6 +8,7 @@
 # ours have their own port, socket, root and state, so both can run side by side.
 # Quiet on success; on failure prints what went wrong and the tail of the service's log.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/containerd-config.sh"
 
 state="${ZC_STATE:-/tmp/zstdcontainers-rig}"
 port="${ZC_REGISTRY_PORT:-5077}"
@@ -150,35 +151,9 @@ else
     snapshotter=native
   fi
 
-  # Every path that containerd would otherwise default to a system location (/var/lib/containerd,
-  # /run/containerd, /opt/containerd) points into our state dir. The debug and metrics endpoints
-  # stay off. CRI is disabled: we only use ctr, and CRI would want CNI config and more. The
-  # snapshotters we never use are disabled too (devmapper logs a warning on every start otherwise).
-  cat >"$cd_cfg" <<EOF
-# written by eng/start-services.sh
-# snapshotter: $snapshotter
-version = 2
-root = "$cd_dir/root"
-state = "$cd_dir/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-
-[grpc]
-  address = "$cd_sock"
-
-[ttrpc]
-  address = "$cd_sock.ttrpc"
-
-[debug]
-  address = ""
-  level = "warn"
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$cd_dir/opt"
-EOF
+  # Every path lives in our state dir; see eng/lib/containerd-config.sh.
+  write_containerd_config "$cd_cfg" "$cd_dir" "$cd_sock" "written by eng/start-services.sh
+snapshotter: $snapshotter"
 
   setsid containerd --config "$cd_cfg" >>"$cd_log" 2>&1 </dev/null 9>&- &
   echo $! >"$cd_pid"

@@ -28,6 +28,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 root="$(cd "$here/../.." && pwd -P)"
 lib="$here/lib"
+source "$root/eng/lib/containerd-config.sh"
 results="$here/results"
 
 quick=0 keep=0
@@ -186,24 +187,7 @@ python3 "$lib/registry.py" runtime-deps "$BREG" dotnet/aspnet:10.0 dotnet/runtim
 start_containerd() {
   local name=$1 pigz=$2 d="$run/$1" bin
   mkdir -p "$d/root" "$d/state" "$d/opt" "$d/bin"
-  cat >"$d/config.toml" <<EOF
-version = 2
-root = "$d/root"
-state = "$d/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-[grpc]
-  address = "$d/containerd.sock"
-[ttrpc]
-  address = "$d/containerd.sock.ttrpc"
-[debug]
-  address = ""
-  level = "warn"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$d/opt"
-EOF
+  write_containerd_config "$d/config.toml" "$d" "$d/containerd.sock"
   if ((pigz)); then
     bin="$PATH"
     command -v unpigz >/dev/null || die "unpigz not on PATH"
