@@ -48,7 +48,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
         return (indexBlob, (destination as ArchiveImageDestination)?.Path);
     }
 
-    private sealed record ImageParts(byte[] Manifest, ImageManifest Parsed, byte[] Config, Descriptor Descriptor);
+    private sealed record ImageParts(byte[] Manifest, ImageManifest Parsed, byte[] Config, IReadOnlyList<Digest> DiffIds, Descriptor Descriptor);
 
     private static ImageParts ReadImage(GeneratedImage image)
     {
@@ -67,7 +67,8 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
             Variant = config["variant"]?.GetValue<string>(),
         };
         var descriptor = new Descriptor { MediaType = image.ManifestMediaType, Digest = digest.Value, Size = manifestBytes.Length, Platform = platform };
-        return new ImageParts(manifestBytes, OciJson.Deserialize<ImageManifest>(manifestBytes), Encoding.UTF8.GetBytes(image.Configuration), descriptor);
+        var diffIds = ContainerConfigComposer.Strings((config["rootfs"] as JsonObject)?["diff_ids"]).Select(Digest.Parse).ToList();
+        return new ImageParts(manifestBytes, OciJson.Deserialize<ImageManifest>(manifestBytes), Encoding.UTF8.GetBytes(image.Configuration), diffIds, descriptor);
     }
 
     /// <summary>
@@ -76,14 +77,13 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
     /// </summary>
     private static BuiltImage ToBuiltImage(ImageParts parts, ImageIndexRequest request, RegistryClient baseRegistry, LayerCache cache)
     {
-        var diffIds = ContainerConfigComposer.Strings((JsonNode.Parse(parts.Config) as JsonObject)?["rootfs"]?["diff_ids"]).Select(Digest.Parse).ToList();
         var layers = parts.Parsed.Layers.Select((descriptor, i) =>
         {
             var digest = Digest.Parse(descriptor.Digest);
             IBlobSource source = cache.TryGetBlobPath(digest) is { } path
                 ? new FileBlobSource(path)
                 : new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest);
-            return new ImageLayer(descriptor, diffIds[i], source, request.BaseImage);
+            return new ImageLayer(descriptor, parts.DiffIds[i], source, request.BaseImage);
         }).ToList();
         var configDigest = Digest.Parse(parts.Parsed.Config.Digest);
         return new BuiltImage(parts.Manifest, Digest.Parse(parts.Descriptor.Digest), parts.Descriptor.MediaType, parts.Config, configDigest, layers, parts.Descriptor.Platform!);
