@@ -34,8 +34,8 @@ public static class CorruptBase
             "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/usr/bin\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" + claimedDiffId + "\"]}}");
         var manifest = OciJson.Serialize(new ImageManifest
         {
-            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Of(config).Value, Size = config.Length },
-            Layers = [new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Of(layer).Value, Size = layer.Length }],
+            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Of(config), Size = config.Length },
+            Layers = [new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Of(layer), Size = layer.Length }],
         });
 
         using var client = new RegistryClient(Rig.Registry, RegistryAccess.Push, new RegistryClientOptions());

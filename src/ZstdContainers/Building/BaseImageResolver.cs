@@ -33,7 +33,7 @@ public static class BaseImageResolver
                 ?? throw new ZstdContainersException(
                     ErrorCodes.PlatformNotInBaseImage,
                     $"The base image {reference} has no image for {wanted} (runtime identifier '{runtimeIdentifier}'). Its platforms: {string.Join(", ", index.Manifests.Where(m => m.Platform is not null).Select(m => m.Platform!.ToString()))}. Choose a runtime identifier it supports, or a base image (ContainerBaseImage) built for {wanted}.");
-            manifestResponse = await registry.GetManifestAsync(reference.Repository, choice.Digest, cancellationToken).ConfigureAwait(false);
+            manifestResponse = await registry.GetManifestAsync(reference.Repository, choice.Digest.Value, cancellationToken).ConfigureAwait(false);
         }
         if (!MediaTypes.IsImageManifest(manifestResponse.MediaType))
         {
@@ -43,7 +43,7 @@ public static class BaseImageResolver
         }
 
         var manifest = Parse<ImageManifest>(manifestResponse.Content, reference);
-        var configBytes = await registry.GetBlobAsync(reference.Repository, Digest.Parse(manifest.Config.Digest), MaxConfigBytes, cancellationToken).ConfigureAwait(false);
+        var configBytes = await registry.GetBlobAsync(reference.Repository, manifest.Config.Digest, MaxConfigBytes, cancellationToken).ConfigureAwait(false);
         var config = JsonNode.Parse(configBytes) as JsonObject
             ?? throw Invalid(reference, "its config is not a JSON object");
         var diffIds = ContainerConfigComposer.Strings((config["rootfs"] as JsonObject)?["diff_ids"]).Select(Digest.Parse).ToList();

@@ -28,7 +28,7 @@ public sealed class BaseLayerPlanner(RegistryClient registry, LayerCache cache, 
     private async Task<BaseLayerOutcome> PlanOneAsync(ResolvedBaseImage baseImage, Descriptor descriptor, Digest diffId, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var digest = Digest.Parse(descriptor.Digest);
+        var digest = descriptor.Digest;
         var source = new RegistryBlobSource(registry, baseImage.Reference.Repository, digest);
         var compression = MediaTypes.LayerCompressionOf(descriptor.MediaType);
         log.Detail($"Base layer {descriptor.Digest} ({descriptor.MediaType}, {descriptor.Size} bytes): {compression}, recompress={recompress}");

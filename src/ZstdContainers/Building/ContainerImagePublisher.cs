@@ -112,7 +112,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             + $"(base layers {Size(baseBefore)} as pulled -> {Size(baseAfter)}, {(saved >= 0 ? "saved" : "grew by")} {Size(Math.Abs(saved))}) in {Seconds(elapsed)}.");
     }
 
-    private static string Short(string digest) => digest.Length > 19 ? digest[..19] : digest;
+    private static string Short(Digest digest) => digest.Value[..19];
 
     private static string ShortType(string mediaType) => MediaTypes.LayerCompressionOf(mediaType) switch
     {

@@ -13,7 +13,7 @@ public static class ImageAssembler
         var manifest = new ImageManifest
         {
             MediaType = MediaTypes.OciManifest,
-            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = configDigest.Value, Size = configBytes.Length },
+            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = configDigest, Size = configBytes.Length },
             Layers = [.. layers.Select(l => l.Descriptor)],
         };
         var manifestBytes = OciJson.Serialize(manifest);

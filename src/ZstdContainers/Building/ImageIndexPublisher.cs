@@ -66,7 +66,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
             Os = config["os"]?.GetValue<string>() ?? throw new ZstdContainersException(ErrorCodes.InvalidBaseConfig, $"The config of {image.ManifestDigest} names no os."),
             Variant = config["variant"]?.GetValue<string>(),
         };
-        var descriptor = new Descriptor { MediaType = image.ManifestMediaType, Digest = digest.Value, Size = manifestBytes.Length, Platform = platform };
+        var descriptor = new Descriptor { MediaType = image.ManifestMediaType, Digest = digest, Size = manifestBytes.Length, Platform = platform };
         var diffIds = ContainerConfigComposer.Strings((config["rootfs"] as JsonObject)?["diff_ids"]).Select(Digest.Parse).ToList();
         return new ImageParts(manifestBytes, OciJson.Deserialize<ImageManifest>(manifestBytes), Encoding.UTF8.GetBytes(image.Configuration), diffIds, descriptor);
     }
@@ -79,13 +79,13 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
     {
         var layers = parts.Parsed.Layers.Select((descriptor, i) =>
         {
-            var digest = Digest.Parse(descriptor.Digest);
+            var digest = descriptor.Digest;
             IBlobSource source = cache.TryGetBlobPath(digest) is { } path
                 ? new FileBlobSource(path)
                 : new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest);
             return new ImageLayer(descriptor, parts.DiffIds[i], source, request.BaseImage);
         }).ToList();
-        var configDigest = Digest.Parse(parts.Parsed.Config.Digest);
-        return new BuiltImage(parts.Manifest, Digest.Parse(parts.Descriptor.Digest), parts.Descriptor.MediaType, parts.Config, configDigest, layers, parts.Descriptor.Platform!);
+        var configDigest = parts.Parsed.Config.Digest;
+        return new BuiltImage(parts.Manifest, parts.Descriptor.Digest, parts.Descriptor.MediaType, parts.Config, configDigest, layers, parts.Descriptor.Platform!);
     }
 }

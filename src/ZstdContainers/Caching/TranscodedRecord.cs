@@ -38,7 +38,7 @@ internal sealed record TranscodedRecord
     {
         SourceDigest = sourceDigest.Value,
         Level = level,
-        Digest = blob.Descriptor.Digest,
+        Digest = blob.Descriptor.Digest.Value,
         Size = blob.Size,
         DiffId = blob.DiffId.Value,
         TarSize = blob.TarSize,
@@ -77,7 +77,7 @@ internal sealed record TranscodedRecord
 
     public LayerBlob ToBlob(string path) => new(
         path,
-        new Descriptor { MediaType = MediaType, Digest = Digest, Size = Size },
+        new Descriptor { MediaType = MediaType, Digest = Oci.Digest.Parse(Digest), Size = Size },
         Oci.Digest.Parse(DiffId),
         TarSize);
 }

@@ -86,7 +86,7 @@ public sealed record IndexBlob(byte[] Content, Digest Digest, string MediaType)
     public Descriptor Descriptor => new()
     {
         MediaType = MediaType,
-        Digest = Digest.Value,
+        Digest = Digest,
         Size = Content.Length,
     };
 }

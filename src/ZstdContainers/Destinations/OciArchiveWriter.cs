@@ -98,7 +98,7 @@ public static class OciArchiveWriter
             }
             foreach (var layer in image.Layers)
             {
-                var digest = Digest.Parse(layer.Descriptor.Digest);
+                var digest = layer.Descriptor.Digest;
                 if (written.Add(digest))
                 {
                     await WriteLayerAsync(writer, layer, digest, image.Platform, timestamp, ct).ConfigureAwait(false);
@@ -180,7 +180,7 @@ public static class OciArchiveWriter
         var entry = new DockerManifestEntry(
             BlobPath(image.ConfigDigest),
             content.ImageNames,
-            image.Layers.Select(l => BlobPath(Digest.Parse(l.Descriptor.Digest))).ToList());
+            image.Layers.Select(l => BlobPath(l.Descriptor.Digest)).ToList());
         return OciJson.Serialize(new[] { entry });
     }
 

@@ -64,7 +64,7 @@ public sealed class RegistryDestination(RegistryClient registry, string reposito
 
     private async Task<long> PushLayerAsync(ImageLayer layer, CancellationToken cancellationToken)
     {
-        var digest = Digest.Parse(layer.Descriptor.Digest);
+        var digest = layer.Descriptor.Digest;
         if (await registry.BlobExistsAsync(repository, digest, cancellationToken).ConfigureAwait(false))
         {
             log.Detail($"{digest}: already in {registry.Registry}/{repository}, not uploaded");

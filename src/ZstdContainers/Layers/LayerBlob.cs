@@ -10,5 +10,5 @@ public sealed record LayerBlob(string FilePath, Descriptor Descriptor, Digest Di
 {
     public long Size => Descriptor.Size;
 
-    public Digest Digest => Digest.Parse(Descriptor.Digest);
+    public Digest Digest => Descriptor.Digest;
 }

@@ -60,7 +60,7 @@ public static class ZstdBlobWriter
             var descriptor = new Descriptor
             {
                 MediaType = MediaTypes.OciLayerZstd,
-                Digest = compressed.Digest.Value,
+                Digest = compressed.Digest,
                 Size = compressed.BytesWritten,
             };
             var blob = new LayerBlob(blobPath, descriptor, tar.Digest, tar.BytesWritten);

@@ -26,7 +26,7 @@ public sealed record BuiltImage(
     public Descriptor ManifestDescriptor => new()
     {
         MediaType = ManifestMediaType,
-        Digest = ManifestDigest.Value,
+        Digest = ManifestDigest,
         Size = Manifest.Length,
         Platform = Platform,
     };
@@ -34,7 +34,7 @@ public sealed record BuiltImage(
     public Descriptor ConfigDescriptor => new()
     {
         MediaType = MediaTypes.OciConfig,
-        Digest = ConfigDigest.Value,
+        Digest = ConfigDigest,
         Size = Config.Length,
     };
 }

@@ -9,7 +9,7 @@ public sealed record Descriptor
     public required string MediaType { get; init; }
 
     [JsonPropertyName("digest")]
-    public required string Digest { get; init; }
+    public required Digest Digest { get; init; }
 
     [JsonPropertyName("size")]
     public required long Size { get; init; }

@@ -19,7 +19,7 @@ public sealed class ImageAssemblerTests
 
     private static ImageLayer Layer(char hex, long size, string mediaType, IReadOnlyList<string>? urls = null) =>
         new(
-            new Descriptor { MediaType = mediaType, Digest = "sha256:" + new string(hex, 64), Size = size, Urls = urls },
+            new Descriptor { MediaType = mediaType, Digest = Digest.Parse("sha256:" + new string(hex, 64)), Size = size, Urls = urls },
             Digest.Parse("sha256:" + new string((char)(hex + 1), 64)),
             new NoBlob());
 
@@ -79,7 +79,7 @@ public sealed class ImageAssemblerTests
         var manifest = OciJson.Deserialize<ImageManifest>(image.Manifest);
         Assert.Equal(2, manifest.SchemaVersion);
         Assert.Equal(MediaTypes.OciConfig, manifest.Config.MediaType);
-        Assert.Equal(image.ConfigDigest.Value, manifest.Config.Digest);
+        Assert.Equal(image.ConfigDigest, manifest.Config.Digest);
         Assert.Equal(image.Config.Length, manifest.Config.Size);
         Assert.Null(manifest.Annotations);
         Assert.Equal(Layers.Select(l => l.Descriptor), manifest.Layers, (x, y) => x.MediaType == y.MediaType && x.Digest == y.Digest && x.Size == y.Size);

@@ -66,7 +66,7 @@ public sealed class OciArchiveWriterTests
 
         var entries = Read(await WriteAsync(TestImages.Single(image, "zc/sample", "1.0", "latest")));
 
-        var layers = image.Layers.Select(l => BlobName(l.Descriptor.Digest)).ToList();
+        var layers = image.Layers.Select(l => BlobName(l.Descriptor.Digest.Value)).ToList();
         Assert.Equal(
             ["oci-layout", "index.json", "manifest.json", "blobs/", "blobs/sha256/",
              BlobName(image.ManifestDigest.Value), BlobName(image.ConfigDigest.Value), layers[0], layers[1]],
@@ -168,7 +168,7 @@ public sealed class OciArchiveWriterTests
         var only = Assert.Single(manifest.EnumerateArray());
         Assert.Equal(BlobName(image.ConfigDigest.Value), only.GetProperty("Config").GetString());
         Assert.Equal(["contoso/web:1.2.3", "contoso/web:latest"], only.GetProperty("RepoTags").EnumerateArray().Select(t => t.GetString()));
-        Assert.Equal(image.Layers.Select(l => BlobName(l.Descriptor.Digest)), only.GetProperty("Layers").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(image.Layers.Select(l => BlobName(l.Descriptor.Digest.Value)), only.GetProperty("Layers").EnumerateArray().Select(t => t.GetString()));
         var names = entries.Select(e => e.Name).ToHashSet();
         Assert.Contains(only.GetProperty("Config").GetString()!, names);
         Assert.All(only.GetProperty("Layers").EnumerateArray(), l => Assert.Contains(l.GetString()!, names));
@@ -185,8 +185,8 @@ public sealed class OciArchiveWriterTests
         Assert.All(blobs, b => Assert.Equal(b.Name["blobs/sha256/".Length..], Convert.ToHexStringLower(SHA256.HashData(b.Data))));
         var byName = blobs.ToDictionary(b => b.Name, b => b.Data);
         var manifest = OciJson.Deserialize<ImageManifest>(byName[BlobName(image.ManifestDigest.Value)]);
-        Assert.Equal(image.Config, byName[BlobName(manifest.Config.Digest)]);
-        Assert.All(manifest.Layers, l => Assert.Equal(l.Size, byName[BlobName(l.Digest)].Length));
+        Assert.Equal(image.Config, byName[BlobName(manifest.Config.Digest.Value)]);
+        Assert.All(manifest.Layers, l => Assert.Equal(l.Size, byName[BlobName(l.Digest.Value)].Length));
     }
 
     [Fact]
@@ -203,7 +203,7 @@ public sealed class OciArchiveWriterTests
         var names = entries.Select(e => e.Name).ToList();
 
         Assert.DoesNotContain("manifest.json", names);
-        Assert.Single(names, n => n == BlobName(shared.Descriptor.Digest));
+        Assert.Single(names, n => n == BlobName(shared.Descriptor.Digest.Value));
         Assert.Equal(1, sharedSource.Opened);
         Assert.Equal(names.Count, names.Distinct().Count());
         Assert.Contains(BlobName(index.Digest.Value), names);
@@ -250,7 +250,7 @@ public sealed class OciArchiveWriterTests
         var error = await Assert.ThrowsAsync<ZstdContainersException>(() => WriteAsync(TestImages.Single(image)));
 
         Assert.Equal(ErrorCodes.ArchiveBlobMismatch, error.Code);
-        Assert.Contains(good.Descriptor.Digest, error.Message, StringComparison.Ordinal);
+        Assert.Contains(good.Descriptor.Digest.Value, error.Message, StringComparison.Ordinal);
         Assert.Contains("linux/amd64", error.Message, StringComparison.Ordinal);
     }
 

@@ -34,7 +34,7 @@ internal static class TestImages
     /// <summary>A layer whose "blob" is arbitrary bytes (the archive writer never decompresses it).</summary>
     public static ImageLayer Layer(byte[] blob, string mediaType = MediaTypes.OciLayerZstd, IBlobSource? source = null) =>
         new(
-            new Descriptor { MediaType = mediaType, Digest = Digest.Of(blob).Value, Size = blob.Length },
+            new Descriptor { MediaType = mediaType, Digest = Digest.Of(blob), Size = blob.Length },
             Digest.Of([.. blob, 0x42]), // a stand-in diff_id; only the config refers to it
             source ?? new BytesBlobSource(blob));
 
@@ -65,7 +65,7 @@ internal static class TestImages
         var configDigest = Digest.Of(configBytes);
         var manifest = new ImageManifest
         {
-            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = configDigest.Value, Size = configBytes.Length },
+            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = configDigest, Size = configBytes.Length },
             Layers = layers.Select(l => l.Descriptor).ToList(),
         };
         var manifestBytes = OciJson.Serialize(manifest);

@@ -16,7 +16,7 @@ public sealed class OciJsonTests
         var json = Encoding.UTF8.GetString(OciJson.Serialize(new Descriptor
         {
             MediaType = MediaTypes.OciLayerZstd,
-            Digest = "sha256:" + Hex64,
+            Digest = Digest.Parse("sha256:" + Hex64),
             Size = 5,
         }));
 
@@ -29,7 +29,7 @@ public sealed class OciJsonTests
     {
         var manifest = new ImageManifest
         {
-            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = "sha256:" + Hex64, Size = 2 },
+            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Parse("sha256:" + Hex64), Size = 2 },
             Layers = [],
         };
 
@@ -51,8 +51,8 @@ public sealed class OciJsonTests
     {
         var index = new ImageManifest
         {
-            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = "sha256:" + Hex64, Size = 2 },
-            Layers = [new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = "sha256:" + Hex64, Size = 7, Urls = ["u"] }],
+            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Parse("sha256:" + Hex64), Size = 2 },
+            Layers = [new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Parse("sha256:" + Hex64), Size = 7, Urls = ["u"] }],
             Annotations = new Dictionary<string, string> { ["a"] = "b" },
         };
 
@@ -67,6 +67,19 @@ public sealed class OciJsonTests
         var e = Assert.Throws<JsonException>(() => OciJson.Deserialize<ImageManifest>("null"u8));
 
         Assert.Equal("The document is empty where a ImageManifest was expected.", e.Message);
+    }
+
+    [Theory]
+    [InlineData("\"sha512:abc\"")]
+    [InlineData("\"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\"")]
+    [InlineData("5")]
+    public void A_descriptor_whose_digest_is_not_sha256_is_a_JsonException_naming_it(string digestJson)
+    {
+        var json = Encoding.UTF8.GetBytes($"{{\"mediaType\":\"x\",\"digest\":{digestJson},\"size\":1}}");
+
+        var e = Assert.Throws<JsonException>(() => OciJson.Deserialize<Descriptor>(json));
+
+        Assert.Contains("is not a sha256 digest", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
