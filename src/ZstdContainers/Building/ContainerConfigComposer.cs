@@ -32,7 +32,8 @@ public static partial class ContainerConfigComposer
         var baseInner = baseConfig["config"] as JsonObject ?? new JsonObject();
 
         var env = ComposeEnv(baseInner, request);
-        var entry = EntrypointRules.Decide(request, Strings(baseInner["Entrypoint"]), log);
+        var entry = EntrypointPathCheck.Apply(
+            EntrypointRules.Decide(request, Strings(baseInner["Entrypoint"]), log), request.PublishDirectory, request.WorkingDirectory, log);
         var inner = new JsonObject();
         var ports = ComposePorts(baseInner, request, env);
         if (ports.Count > 0)
