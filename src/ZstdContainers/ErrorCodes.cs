@@ -23,6 +23,7 @@ public static class ErrorCodes
     public const string SettingsNotHandedOff = "ZSTDC1018"; // a warning
     public const string EntrypointPathCorrected = "ZSTDC1019"; // a warning: the SDK's missing '/' restored
     public const string EntrypointFileMissing = "ZSTDC1020"; // a warning: the image will not start
+    public const string InvalidCustomLayer = "ZSTDC1021";
 
     // 2xxx: base image
     public const string BaseImageNotFound = "ZSTDC2001";

@@ -5,7 +5,9 @@ namespace ZstdContainers.Layers;
 /// <summary>
 /// Writes a folder as a layer tar: PAX entries sorted ordinally by path, placed under the
 /// container directory (e.g. /app/), with the directories on the way there included, and
-/// owner, modes and timestamps taken from a <see cref="LayerEntryPolicy"/>.
+/// owner, modes and timestamps taken from a <see cref="LayerEntryPolicy"/>. Given a selection
+/// (one layer of a split publish folder), it writes only those entries, in the same order and
+/// with the same metadata, so a layer's bytes depend on its own files only.
 /// </summary>
 public sealed class DirectoryLayerWriter
 {
@@ -14,14 +16,20 @@ public sealed class DirectoryLayerWriter
     private readonly string _sourceDirectory;
     private readonly string _containerDirectory;
     private readonly LayerEntryPolicy _policy;
+    private readonly IReadOnlySet<string>? _selection;
 
     /// <param name="sourceDirectory">The folder on disk (the publish folder).</param>
     /// <param name="containerDirectory">Where its content lands in the image, e.g. "/app/".</param>
-    public DirectoryLayerWriter(string sourceDirectory, string containerDirectory, LayerEntryPolicy policy)
+    /// <param name="selection">
+    /// Relative paths ('/' separators, no trailing '/') of the files, links and directories to
+    /// write; null writes the whole folder.
+    /// </param>
+    public DirectoryLayerWriter(string sourceDirectory, string containerDirectory, LayerEntryPolicy policy, IReadOnlySet<string>? selection = null)
     {
         _sourceDirectory = Path.GetFullPath(sourceDirectory);
         _containerDirectory = NormalizeContainerDirectory(containerDirectory);
         _policy = policy;
+        _selection = selection;
     }
 
     /// <summary>Writes the whole tar, end-of-archive blocks included, to <paramref name="output"/>.</summary>
@@ -37,13 +45,17 @@ public sealed class DirectoryLayerWriter
             writer.WriteEntry(DirectoryEntry(directory));
         }
 
-        foreach (var (relativePath, info) in EnumerateSorted())
+        foreach (var (relativePath, info) in FolderEntries.EnumerateSorted(_sourceDirectory))
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (_selection is not null && !_selection.Contains(relativePath))
+            {
+                continue;
+            }
             var entryName = _containerDirectory + relativePath;
             switch (info)
             {
-                case FileSystemInfo when IsLink(info):
+                case FileSystemInfo when FolderEntries.IsLink(info):
                     writer.WriteEntry(Stamp(new PaxTarEntry(TarEntryType.SymbolicLink, entryName)
                     {
                         LinkName = info.LinkTarget ?? string.Empty,
@@ -111,31 +123,6 @@ public sealed class DirectoryLayerWriter
             yield return string.Join('/', parts.Take(i)) + "/";
         }
     }
-
-    /// <summary>
-    /// Every file, directory and link below the source, depth first, with '/' separators, in
-    /// ordinal order of the full relative path (so the order never depends on the file system).
-    /// </summary>
-    private IEnumerable<(string RelativePath, FileSystemInfo Info)> EnumerateSorted()
-    {
-        var root = new DirectoryInfo(_sourceDirectory);
-        var entries = root
-            .EnumerateFileSystemInfos("*", new EnumerationOptions
-            {
-                RecurseSubdirectories = true,
-                AttributesToSkip = 0,
-                IgnoreInaccessible = false,
-                ReturnSpecialDirectories = false,
-            })
-            .Select(info => (Path.GetRelativePath(_sourceDirectory, info.FullName).Replace('\\', '/'), info))
-            .ToList();
-        entries.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
-        return entries;
-    }
-
-    // The enumeration does not descend into linked directories; a link is stored as a link,
-    // never as the content it points to.
-    private static bool IsLink(FileSystemInfo info) => info.Attributes.HasFlag(FileAttributes.ReparsePoint);
 
     private static string NormalizeContainerDirectory(string containerDirectory)
     {
