@@ -2,7 +2,7 @@
 # The test command: brings up the rig (apt packages, registry, containerd, stand-in base images),
 # then runs the unit tests and the integration tests. Extra arguments go to both `dotnet test` runs.
 # The two run one after the other: the integration tests drive `dotnet publish`, containerd and
-# podman, and the unit tests' real-peer checks use containerd and podman too.
+# podman; the unit tests need neither.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 source "$("$root/eng/rig.sh")"

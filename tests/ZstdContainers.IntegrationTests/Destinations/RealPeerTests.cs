@@ -2,7 +2,9 @@ using System.Text.Json;
 using ZstdContainers.Destinations;
 using ZstdContainers.Oci;
 
-namespace ZstdContainers.Tests.Destinations;
+using ZstdContainers.Tests.Destinations;
+
+namespace ZstdContainers.IntegrationTests.Destinations;
 
 /// <summary>
 /// The archive and the loader against the real tools: containerd imports and runs the zstd image,

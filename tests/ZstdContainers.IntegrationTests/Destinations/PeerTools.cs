@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Text;
 using ZstdContainers.Destinations;
 
-namespace ZstdContainers.Tests.Destinations;
+using ZstdContainers.Tests.Destinations;
+
+namespace ZstdContainers.IntegrationTests.Destinations;
 
 /// <summary>Finds the real tools (ctr, containerd, podman, docker, busybox) the peer tests talk to.</summary>
 internal static class PeerTools
