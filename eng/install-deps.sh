@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration-test rig needs (registry, containerd, runc, skopeo, podman,
 # debootstrap, compressors, jq, python3, curl) from the distribution's own packages.
+# Also the CI-sample schema checkers in eng/ci-samples (npm ci, from its lockfile).
 #
 # Idempotent and quiet: when every needed command is already on PATH we do not touch apt at all
 # (no `apt-get update`, which is the slow part and needs the network). Output of apt goes to
@@ -35,6 +36,9 @@ declare -A pkg_of=(
   [busybox]=busybox-static      # a static binary for the archive tests' tiny images
   [openssl]=openssl             # test certificates for the TLS registry tests
   [htpasswd]=apache2-utils      # bcrypt htpasswd files for the Basic-auth registry tests
+  [node]=nodejs                 # the CI-sample schema checks (eng/ci-samples)
+  [npm]=npm
+  [tc]=iproute2                 # eng/lib/shaping.sh (the demo's and the benchmark's shaped link)
 )
 
 # sbin directories are not on a non-login PATH everywhere (runc, debootstrap live there).
@@ -47,7 +51,16 @@ done
 # debootstrap verifies the Release file with the archive keyring; it is a separate package.
 [[ -r /usr/share/keyrings/debian-archive-keyring.gpg ]] || missing+=(debian-archive-keyring)
 
-((${#missing[@]} == 0)) && exit 0
+# The CI-sample checkers (eng/ci-samples): exactly the versions in its lockfile, from npm.
+install_ci_sample_checkers() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/ci-samples"
+  [[ -d $dir/node_modules && $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]] && return 0
+  mkdir -p "$state"
+  (cd "$dir" && npm ci --no-audit --no-fund >>"$log" 2>&1) || { tail -n 30 "$log" >&2; die "npm ci in $dir failed (full log: $log)"; }
+}
+
+if ((${#missing[@]} == 0)); then install_ci_sample_checkers; exit 0; fi
 
 # de-duplicate (containerd appears for several commands) and sort for a stable command line
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -78,3 +91,4 @@ fi
 for cmd in "${!pkg_of[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' still not found after installing ${missing[*]}"
 done
+install_ci_sample_checkers
