@@ -24,6 +24,9 @@ public static class ErrorCodes
     public const string EntrypointPathCorrected = "ZSTDC1019"; // a warning: the SDK's missing '/' restored
     public const string EntrypointFileMissing = "ZSTDC1020"; // a warning: the image will not start
     public const string InvalidCustomLayer = "ZSTDC1021";
+    public const string PublishFileChanged = "ZSTDC1022"; // a file changed size or vanished while the app layer was written
+    public const string PublishFileNameNotUtf8 = "ZSTDC1023";
+    public const string PublishSpecialFileSkipped = "ZSTDC1024"; // a warning: a FIFO, socket or device file is not put in the layer
 
     // 2xxx: base image
     public const string BaseImageNotFound = "ZSTDC2001";

@@ -25,7 +25,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
         var destination = ImageDestination.For(request);
         destination.CheckWritable();
-        var appLayerWriter = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy);
+        var appLayerWriter = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, log: log);
         appLayerWriter.EnsureSourceExists();
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccess.Pull, registryOptions);

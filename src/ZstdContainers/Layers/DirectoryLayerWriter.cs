@@ -11,12 +11,11 @@ namespace ZstdContainers.Layers;
 /// </summary>
 public sealed class DirectoryLayerWriter
 {
-    private const int FileReadBufferSize = 1 << 20;
-
     private readonly string _sourceDirectory;
     private readonly string _containerDirectory;
     private readonly LayerEntryPolicy _policy;
     private readonly IReadOnlySet<string>? _selection;
+    private readonly IBuildLog _log;
 
     /// <param name="sourceDirectory">The folder on disk (the publish folder).</param>
     /// <param name="containerDirectory">Where its content lands in the image, e.g. "/app/".</param>
@@ -24,8 +23,10 @@ public sealed class DirectoryLayerWriter
     /// Relative paths ('/' separators, no trailing '/') of the files, links and directories to
     /// write; null writes the whole folder.
     /// </param>
-    public DirectoryLayerWriter(string sourceDirectory, string containerDirectory, LayerEntryPolicy policy, IReadOnlySet<string>? selection = null)
+    /// <param name="log">Takes the warnings about files left out.</param>
+    public DirectoryLayerWriter(string sourceDirectory, string containerDirectory, LayerEntryPolicy policy, IReadOnlySet<string>? selection = null, IBuildLog? log = null)
     {
+        _log = log ?? NullBuildLog.Instance;
         _sourceDirectory = Path.GetFullPath(sourceDirectory);
         _containerDirectory = NormalizeContainerDirectory(containerDirectory);
         _policy = policy;
@@ -33,6 +34,12 @@ public sealed class DirectoryLayerWriter
     }
 
     /// <summary>Writes the whole tar, end-of-archive blocks included, to <paramref name="output"/>.</summary>
+    /// <remarks>
+    /// A link is stored as a link and never followed, so a link to a folder elsewhere adds nothing of
+    /// that folder and a link to its own folder ends. FIFOs, sockets and device files are skipped
+    /// with a <see cref="ErrorCodes.PublishSpecialFileSkipped"/> warning, as docker skips sockets:
+    /// reading one would block or never end, and an app's publish output never needs one.
+    /// </remarks>
     public void WriteTar(Stream output, CancellationToken cancellationToken)
     {
         EnsureSourceExists();
@@ -45,7 +52,7 @@ public sealed class DirectoryLayerWriter
             writer.WriteEntry(DirectoryEntry(directory));
         }
 
-        foreach (var (relativePath, info) in FolderEntries.EnumerateSorted(_sourceDirectory))
+        foreach (var (relativePath, info) in FolderEntries.EnumerateSorted(_sourceDirectory, cancellationToken))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (_selection is not null && !_selection.Contains(relativePath))
@@ -53,20 +60,25 @@ public sealed class DirectoryLayerWriter
                 continue;
             }
             var entryName = _containerDirectory + relativePath;
-            switch (info)
+            switch (FolderEntries.KindOf(info))
             {
-                case FileSystemInfo when FolderEntries.IsLink(info):
+                case UnixFileKind.SymbolicLink:
                     writer.WriteEntry(Stamp(new PaxTarEntry(TarEntryType.SymbolicLink, entryName)
                     {
                         LinkName = info.LinkTarget ?? string.Empty,
                         Mode = (UnixFileMode)0b111_111_111,
                     }));
                     break;
-                case DirectoryInfo:
+                case UnixFileKind.Directory:
                     writer.WriteEntry(DirectoryEntry(entryName + "/"));
                     break;
-                case FileInfo file:
-                    WriteFile(writer, entryName, file);
+                case UnixFileKind.RegularFile:
+                    WriteFile(writer, entryName, (FileInfo)info);
+                    break;
+                case var special:
+                    _log.Warning(
+                        ErrorCodes.PublishSpecialFileSkipped,
+                        $"'{info.FullName}' in the publish folder is a {FolderEntries.Describe(special)}, not a file; it is left out of the app layer. Remove it from the publish output if it should not be there.");
                     break;
             }
         }
@@ -85,14 +97,7 @@ public sealed class DirectoryLayerWriter
 
     private void WriteFile(TarWriter writer, string entryName, FileInfo file)
     {
-        using var data = new FileStream(file.FullName, new FileStreamOptions
-        {
-            Mode = FileMode.Open,
-            Access = FileAccess.Read,
-            Share = FileShare.Read,
-            BufferSize = FileReadBufferSize,
-            Options = FileOptions.SequentialScan,
-        });
+        using var data = PublishFileStream.Open(file.FullName);
         var executable = !OperatingSystem.IsWindows()
             && (file.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
         var entry = Stamp(new PaxTarEntry(TarEntryType.RegularFile, entryName)
