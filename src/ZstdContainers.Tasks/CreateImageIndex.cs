@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using ZstdContainers.Building;
+using ZstdContainers.Destinations;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
 
@@ -41,8 +42,9 @@ public sealed class CreateImageIndex : CoreTask
             Compression = SettingsHandOff.Find(BuildEngine, Repository, log),
             SourceDateEpoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"),
         };
-        var publisher = new ImageIndexPublisher(new RegistryClientOptions { Log = log }, log);
-        var (index, archivePath) = await publisher.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        var options = new RegistryClientOptions { Log = log };
+        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);
+        var (index, archivePath) = await new ImageIndexPublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
         GeneratedImageIndex = System.Text.Encoding.UTF8.GetString(index.Content);
         GeneratedArchiveOutputPath = archivePath ?? ArchiveOutputPath;
     }

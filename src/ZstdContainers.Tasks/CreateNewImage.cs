@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ZstdContainers.Building;
+using ZstdContainers.Destinations;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
 
@@ -56,8 +57,9 @@ public sealed class CreateNewImage : CoreTask
     protected override async System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
         var request = BuildRequest(log);
-        var publisher = new ContainerImagePublisher(new RegistryClientOptions { Log = log }, log);
-        var result = await publisher.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        var options = new RegistryClientOptions { Log = log };
+        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);
+        var result = await new ContainerImagePublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
 
         GeneratedContainerManifest = System.Text.Encoding.UTF8.GetString(result.Image.Manifest);
         GeneratedContainerConfiguration = System.Text.Encoding.UTF8.GetString(result.Image.Config);

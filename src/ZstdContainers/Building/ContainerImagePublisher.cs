@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using ZstdContainers.Caching;
 using ZstdContainers.Destinations;
 using ZstdContainers.Layers;
@@ -10,21 +9,20 @@ namespace ZstdContainers.Building;
 
 /// <summary>
 /// The whole single-platform publish, as explicit steps: resolve the base image; build the app
-/// layer and plan the base layers at the same time; compose config and manifest; ship to the
-/// destination (registry, archive or local daemon) with the manifest last.
+/// layer and prepare the base layers at the same time; compose config and manifest into a
+/// <see cref="BuiltImage"/>; hand it to the sink the caller chose (registry, archive or local daemon).
 /// </summary>
 public sealed class ContainerImagePublisher(RegistryClientOptions registryOptions, IBuildLog log)
 {
     private static readonly string ToolVersion =
         typeof(ContainerImagePublisher).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    public async Task<ImagePublishResult> PublishAsync(ImageRequest request, CancellationToken cancellationToken)
+    public async Task<ImagePublishResult> PublishAsync(ImageRequest request, IImageSink sink, CancellationToken cancellationToken)
     {
         var total = Stopwatch.StartNew();
         var settings = new ZstdSettings(request.Compression.Level);
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
-        var destination = ImageDestination.For(request);
-        destination.CheckWritable();
+        sink.CheckWritable();
         var appLayerWriter = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, log: log);
         appLayerWriter.EnsureSourceExists();
 
@@ -36,14 +34,14 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var workDirectory = Directory.CreateTempSubdirectory("zstdcontainers-").FullName;
         try
         {
-            var planner = new BaseLayerPlanner(baseRegistry, cache, settings, request.Compression.RecompressBaseLayers, log);
-            var baseLayersTask = planner.PlanAsync(baseImage, cancellationToken);
+            var preparer = new BaseLayerPreparer(baseRegistry, cache, settings, request.Compression.RecompressBaseLayers, log);
+            var baseLayersTask = preparer.PrepareAsync(baseImage, cancellationToken);
             var appLayerTask = BuildAppLayerAsync(appLayerWriter, settings, workDirectory, cancellationToken);
             await Task.WhenAll(baseLayersTask, appLayerTask).ConfigureAwait(false);
             var baseLayers = await baseLayersTask.ConfigureAwait(false);
             var (appBlob, appElapsed) = await appLayerTask.ConfigureAwait(false);
 
-            LogLayers(baseLayers, appBlob, appElapsed);
+            PublishLog.Layers(log, baseLayers, appBlob, appElapsed);
 
             var created = string.IsNullOrWhiteSpace(request.SourceDateEpoch) ? DateTimeOffset.UtcNow : policy.Timestamp;
             var config = ContainerConfigComposer.Compose(
@@ -60,21 +58,22 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
 
             if (!request.SkipPublishing)
             {
-                var content = new ArchiveContent
+                var images = new ImageSet
                 {
                     Images = [image],
                     Repository = request.Repository,
                     Tags = request.Tags,
                     Timestamp = policy.Timestamp,
                 };
-                await destination.ShipAsync(content, registryOptions, log, cancellationToken).ConfigureAwait(false);
+                await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
             }
-            LogSummary(request, destination, image, baseLayers, appBlob, total.Elapsed);
+            var verb = request.SkipPublishing ? "Built" : sink.Verb;
+            PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appBlob, total.Elapsed);
             return new ImagePublishResult(
                 image,
-                destination.ImageNames(request.Repository, request.Tags),
+                sink.ImageNames(request.Repository, request.Tags),
                 baseImage.ManifestDigest,
-                (destination as ArchiveImageDestination)?.Path);
+                (sink as ArchiveSink)?.Path);
         }
         finally
         {
@@ -90,49 +89,6 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, Path.Combine(workDirectory, "app-layer.tar.zst"), settings, cancellationToken).ConfigureAwait(false);
         return (blob, clock.Elapsed);
     }
-
-    private void LogLayers(IReadOnlyList<BaseLayerOutcome> baseLayers, LayerBlob app, TimeSpan appElapsed)
-    {
-        foreach (var outcome in baseLayers)
-        {
-            var d = outcome.Layer.Descriptor;
-            log.Info($"  base layer {Short(d.Digest)}: {Size(outcome.SourceSize)} {ShortType(outcome.SourceMediaType)} -> {Size(d.Size)} {ShortType(d.MediaType)} ({Ratio(d.Size, outcome.SourceSize)}), {outcome.Action}, {Seconds(outcome.Elapsed)}");
-        }
-        log.Info($"  app layer {Short(app.Descriptor.Digest)}: {Size(app.TarSize)} tar -> {Size(app.Size)} zstd ({Ratio(app.Size, app.TarSize)}), {Seconds(appElapsed)}");
-    }
-
-    private void LogSummary(ImageRequest request, ImageDestination destination, BuiltImage image, IReadOnlyList<BaseLayerOutcome> baseLayers, LayerBlob app, TimeSpan elapsed)
-    {
-        var baseBefore = baseLayers.Sum(l => l.SourceSize);
-        var baseAfter = baseLayers.Sum(l => l.Layer.Descriptor.Size);
-        var saved = baseBefore - baseAfter;
-        var verb = request.SkipPublishing ? "Built" : destination.Verb;
-        log.Summary(
-            $"{verb} {destination.Describe(request.Repository, request.Tags)} ({image.ManifestDigest}): {image.Layers.Count} layers, {Size(baseAfter + app.Size)} "
-            + $"(base layers {Size(baseBefore)} as pulled -> {Size(baseAfter)}, {(saved >= 0 ? "saved" : "grew by")} {Size(Math.Abs(saved))}) in {Seconds(elapsed)}.");
-    }
-
-    private static string Short(Digest digest) => digest.Value[..19];
-
-    private static string ShortType(string mediaType) => MediaTypes.LayerCompressionOf(mediaType) switch
-    {
-        LayerCompression.Zstd => "zstd",
-        LayerCompression.Gzip => "gzip",
-        LayerCompression.None => "tar",
-        _ => mediaType,
-    };
-
-    internal static string Size(long bytes) => bytes switch
-    {
-        >= 1_000_000 => (bytes / 1_000_000.0).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
-        >= 1_000 => (bytes / 1_000.0).ToString("0.0", CultureInfo.InvariantCulture) + " kB",
-        _ => bytes.ToString(CultureInfo.InvariantCulture) + " B",
-    };
-
-    private static string Ratio(long after, long before) =>
-        before == 0 ? "-" : (100.0 * after / before).ToString("0", CultureInfo.InvariantCulture) + "%";
-
-    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture) + " s";
 
     private static void TryDelete(string directory)
     {

@@ -10,19 +10,18 @@ namespace ZstdContainers.Building;
 
 /// <summary>
 /// Ties the per-RID images of a multi-architecture publish together in an OCI image index and
-/// ships it: to a registry (the inner builds pushed the images already, so only the index goes
-/// up, under every tag) or, with all blobs, to an archive or the local docker.
+/// hands it to the sink: a registry (the inner builds pushed the images already, so only the index
+/// goes up, under every tag), or an archive or the local docker (with all blobs).
 /// </summary>
 public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, IBuildLog log)
 {
-    public async Task<(IndexBlob Index, string? ArchivePath)> PublishAsync(ImageIndexRequest request, CancellationToken cancellationToken)
+    public async Task<(IndexBlob Index, string? ArchivePath)> PublishAsync(ImageIndexRequest request, IImageSink sink, CancellationToken cancellationToken)
     {
         if (request.Images.Count == 0)
         {
             throw new ZstdContainersException(ErrorCodes.UnsupportedManifest, "There are no per-RID images to put in the image index. Check ContainerRuntimeIdentifiers.");
         }
-        var destination = ImageDestination.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository);
-        destination.CheckWritable();
+        sink.CheckWritable();
 
         var manifests = request.Images.Select(ReadImage).ToList();
         var index = new ImageIndex
@@ -35,7 +34,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccess.Pull, registryOptions);
         using var cache = new LayerCache(request.Compression.CacheDirectory ?? LayerCache.DefaultDirectory(registryOptions.Environment), log);
-        var content = new ArchiveContent
+        var images = new ImageSet
         {
             Images = [.. manifests.Select(m => ToBuiltImage(m, request, baseRegistry, cache))],
             Index = indexBlob,
@@ -43,9 +42,9 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
             Tags = request.Tags,
             Timestamp = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch).Timestamp,
         };
-        await destination.ShipAsync(content, registryOptions, log, cancellationToken).ConfigureAwait(false);
-        log.Summary($"{destination.Verb} image index {destination.Describe(request.Repository, request.Tags)} ({indexBlob.Digest}): {string.Join(", ", manifests.Select(m => m.Descriptor.Platform))}.");
-        return (indexBlob, (destination as ArchiveImageDestination)?.Path);
+        await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
+        log.Summary($"{sink.Verb} image index {sink.Describe(request.Repository, request.Tags)} ({indexBlob.Digest}): {string.Join(", ", manifests.Select(m => m.Descriptor.Platform))}.");
+        return (indexBlob, (sink as ArchiveSink)?.Path);
     }
 
     private sealed record ImageParts(byte[] Manifest, ImageManifest Parsed, byte[] Config, IReadOnlyList<Digest> DiffIds, Descriptor Descriptor);

@@ -125,7 +125,7 @@ public sealed class LocalDaemonLoader
     /// ZSTDC1010, ZSTDC4001 (no runtime), ZSTDC4004 (Docker Engine too old for zstd), ZSTDC4002 (the
     /// load failed), ZSTDC4003 (a layer does not match its descriptor).
     /// </exception>
-    public async Task<LocalLoadResult> LoadAsync(ArchiveContent content, string? localRegistry, CancellationToken cancellationToken)
+    public async Task<LocalLoadResult> LoadAsync(ImageSet content, string? localRegistry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         content.Validate();
@@ -176,7 +176,7 @@ public sealed class LocalDaemonLoader
         return new LocalLoadResult(runtime, names, result.StandardOutput);
     }
 
-    private async Task<CommandResult> RunAsync(LocalRuntime runtime, CommandRequest request, ArchiveContent content, CancellationToken cancellationToken)
+    private async Task<CommandResult> RunAsync(LocalRuntime runtime, CommandRequest request, ImageSet content, CancellationToken cancellationToken)
     {
         var result = await _runner.RunAsync(request, cancellationToken).ConfigureAwait(false);
         if (!result.Started)
@@ -233,7 +233,7 @@ public sealed class LocalDaemonLoader
     }
 
     /// <summary>Docker Engine before 23.0 cannot decompress zstd layers; say so before streaming gigabytes.</summary>
-    private static void EnsureReadsZstd(LocalRuntime runtime, ArchiveContent content)
+    private static void EnsureReadsZstd(LocalRuntime runtime, ImageSet content)
     {
         if (runtime.Kind != LocalRuntimeKind.Docker || !TryParseEngineVersion(runtime.Version, out var version))
         {
@@ -272,7 +272,7 @@ public sealed class LocalDaemonLoader
         return true;
     }
 
-    private static string LoadFailureMessage(LocalRuntime runtime, CommandRequest request, CommandResult result, ArchiveContent content)
+    private static string LoadFailureMessage(LocalRuntime runtime, CommandRequest request, CommandResult result, ImageSet content)
     {
         var output = Tail(WithoutProgress(result.StandardError).Length > 0 ? WithoutProgress(result.StandardError) : WithoutProgress(result.StandardOutput));
         var what = result.ExitCode != 0

@@ -53,7 +53,7 @@ public static class OciArchiveWriter
     /// Writes the whole archive, end-of-archive blocks included, to <paramref name="output"/>
     /// (left open). On a failure the output holds a truncated archive and no end-of-archive marker.
     /// </summary>
-    public static async Task WriteAsync(Stream output, ArchiveContent content, CancellationToken ct)
+    public static async Task WriteAsync(Stream output, ImageSet content, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(content);
@@ -119,7 +119,7 @@ public static class OciArchiveWriter
     /// platforms), else the single manifest once per tag. Every entry is named for containerd,
     /// podman and the OCI spec.
     /// </summary>
-    internal static byte[] BuildIndexJson(ArchiveContent content)
+    internal static byte[] BuildIndexJson(ImageSet content)
     {
         var target = content.Index?.Descriptor ?? content.Images[0].ManifestDescriptor;
         var manifests = content.DistinctTags()
@@ -135,7 +135,7 @@ public static class OciArchiveWriter
         return OciJson.Serialize(new ImageIndex { Manifests = manifests });
     }
 
-    private static string ContainerdName(ArchiveContent content, string tag) => content.ContainerdNaming switch
+    private static string ContainerdName(ImageSet content, string tag) => content.ContainerdNaming switch
     {
         ContainerdImageNaming.DockerQualified => QualifyLikeDocker(content.Repository) + ":" + tag,
         _ => content.Repository + ":" + tag,
@@ -174,7 +174,7 @@ public static class OciArchiveWriter
     }
 
     /// <summary>docker's manifest.json for the single image: config, repo:tag names, layers in order.</summary>
-    internal static byte[] BuildDockerManifestJson(ArchiveContent content)
+    internal static byte[] BuildDockerManifestJson(ImageSet content)
     {
         var image = content.Images[0];
         var entry = new DockerManifestEntry(

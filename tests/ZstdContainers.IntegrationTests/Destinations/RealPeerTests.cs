@@ -37,7 +37,7 @@ public sealed class RealPeerTests : IAsyncLifetime
 
     private BuiltImage BusyboxImage => _image ?? throw new InvalidOperationException("no static busybox");
 
-    private async Task<string> WriteArchiveAsync(ArchiveContent content, string name)
+    private async Task<string> WriteArchiveAsync(ImageSet content, string name)
     {
         var path = Path.Combine(_work, name);
         await using (var file = File.Create(path))
@@ -48,12 +48,12 @@ public sealed class RealPeerTests : IAsyncLifetime
     }
 
     /// <summary>The busybox image for this machine plus a second platform, tied by an index.</summary>
-    private ArchiveContent MultiPlatform(params string[] tags)
+    private ImageSet MultiPlatform(params string[] tags)
     {
         var other = TestImages.Image(
             TestImages.Host == TestImages.Amd64 ? TestImages.Arm64 : TestImages.Amd64,
             [TestImages.Layer("a layer for the other platform")]);
-        return new ArchiveContent
+        return new ImageSet
         {
             Images = [BusyboxImage, other],
             Index = TestImages.IndexOf(BusyboxImage, other),

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Xunit.Abstractions;
 using ZstdContainers.Building;
+using ZstdContainers.Destinations;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
 
@@ -101,11 +102,12 @@ public sealed class RegistryCancellationTests(ITestOutputHelper output)
         await WithTempDirectoryAsync(setup.Temp, async () =>
         {
             var log = new CollectingLog();
-            var publisher = new ContainerImagePublisher(new RegistryClientOptions { Log = log }, log);
+            var options = new RegistryClientOptions { Log = log };
+            var publisher = new ContainerImagePublisher(options, log);
             // Base layers kept as they are: they live on another registry, so they are staged in temp files to be
             // uploaded, which is the temp-file path this test is about.
             using var cts = new CancellationTokenSource();
-            var publishing = publisher.PublishAsync(Request(setup, proxy.Address, recompressBaseLayers: false), cts.Token);
+            var publishing = publisher.PublishAsync(Request(setup, proxy.Address, recompressBaseLayers: false), new RegistrySink(proxy.Address, options, log), cts.Token);
             var stalled = await Task.WhenAny(proxy.Stalled.Task, publishing, Task.Delay(TimeSpan.FromMinutes(2)));
             Assert.True(stalled == proxy.Stalled.Task,
                 "no upload reached the proxy's stall (publish " + (publishing.IsCompleted ? publishing.Exception?.GetBaseException().Message ?? "finished" : "still running") + ")\n"
@@ -144,11 +146,12 @@ public sealed class RegistryCancellationTests(ITestOutputHelper output)
         await WithTempDirectoryAsync(setup.Temp, async () =>
         {
             var log = new CollectingLog();
-            var publisher = new ContainerImagePublisher(new RegistryClientOptions { Log = log }, log);
+            var options = new RegistryClientOptions { Log = log };
+            var publisher = new ContainerImagePublisher(options, log);
             // Base layers recompressed into an empty cache: the moment may fall in the download, the transcoding,
             // the app layer or the upload.
             using var cts = new CancellationTokenSource();
-            var publishing = publisher.PublishAsync(Request(setup, registry.Address, recompressBaseLayers: true), cts.Token);
+            var publishing = publisher.PublishAsync(Request(setup, registry.Address, recompressBaseLayers: true), new RegistrySink(registry.Address, options, log), cts.Token);
             await Task.WhenAny(publishing, Task.Delay(cancelAfterMilliseconds));
             var clock = Stopwatch.StartNew();
             cts.Cancel();

@@ -56,7 +56,7 @@ public sealed class LocalDaemonLoaderTests
 
     private static readonly BuiltImage Image = TestImages.Image(TestImages.Amd64, [TestImages.Layer("app layer")]);
 
-    private static ArchiveContent Content(params string[] tags) => TestImages.Single(Image, "zc/app", tags);
+    private static ImageSet Content(params string[] tags) => TestImages.Single(Image, "zc/app", tags);
 
     private static string CommandLine(CommandRequest r) => string.Join(' ', new[] { r.FileName }.Concat(r.Arguments));
 
@@ -339,7 +339,7 @@ public sealed class LocalDaemonLoaderTests
     {
         var amd64 = TestImages.Image(TestImages.Amd64, [TestImages.Layer("amd64")]);
         var arm64 = TestImages.Image(TestImages.Arm64, [TestImages.Layer("arm64")]);
-        var content = new ArchiveContent
+        var content = new ImageSet
         {
             Images = [amd64, arm64],
             Index = TestImages.IndexOf(amd64, arm64),
@@ -368,7 +368,7 @@ public sealed class LocalDaemonLoaderTests
     {
         var amd64 = TestImages.Image(TestImages.Amd64, [TestImages.Layer("amd64")]);
         var arm64 = TestImages.Image(TestImages.Arm64, [TestImages.Layer("arm64")]);
-        var content = new ArchiveContent
+        var content = new ImageSet
         {
             Images = [amd64, arm64],
             Index = TestImages.IndexOf(amd64, arm64),

@@ -30,7 +30,7 @@ public sealed class OciArchiveWriterTests
 
     private sealed record Entry(string Name, TarEntryType Type, TarEntryFormat Format, UnixFileMode Mode, int Uid, int Gid, DateTimeOffset MTime, byte[] Data);
 
-    private static async Task<byte[]> WriteAsync(ArchiveContent content)
+    private static async Task<byte[]> WriteAsync(ImageSet content)
     {
         using var buffer = new MemoryStream();
         await OciArchiveWriter.WriteAsync(new PipeLikeStream(buffer), content, CancellationToken.None);
@@ -197,7 +197,7 @@ public sealed class OciArchiveWriterTests
         var amd64 = TestImages.Image(TestImages.Amd64, [shared, TestImages.Layer("app amd64")]);
         var arm64 = TestImages.Image(TestImages.Arm64, [shared, TestImages.Layer("app arm64")]);
         var index = TestImages.IndexOf(amd64, arm64);
-        var content = new ArchiveContent { Images = [amd64, arm64], Index = index, Repository = "zc/multi", Tags = ["2.0", "latest"] };
+        var content = new ImageSet { Images = [amd64, arm64], Index = index, Repository = "zc/multi", Tags = ["2.0", "latest"] };
 
         var entries = Read(await WriteAsync(content));
         var names = entries.Select(e => e.Name).ToList();
@@ -230,7 +230,7 @@ public sealed class OciArchiveWriterTests
     [Fact]
     public async Task Same_content_twice_gives_identical_bytes()
     {
-        static ArchiveContent Build() =>
+        static ImageSet Build() =>
             TestImages.Single(TestImages.Image(TestImages.Amd64, [TestImages.Layer("base"), TestImages.Layer("app")]), "zc/det", "1", "2");
 
         var first = await WriteAsync(Build());
@@ -288,7 +288,7 @@ public sealed class OciArchiveWriterTests
     {
         var a = TestImages.Image(TestImages.Amd64, [TestImages.Layer("a")]);
         var b = TestImages.Image(TestImages.Arm64, [TestImages.Layer("b")]);
-        var content = new ArchiveContent { Images = [a, b], Repository = "zc/x", Tags = ["1"] };
+        var content = new ImageSet { Images = [a, b], Repository = "zc/x", Tags = ["1"] };
 
         await Assert.ThrowsAsync<ArgumentException>(() => OciArchiveWriter.WriteAsync(Stream.Null, content, CancellationToken.None));
     }

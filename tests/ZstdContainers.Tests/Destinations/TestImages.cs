@@ -78,7 +78,7 @@ internal static class TestImages
         return new IndexBlob(bytes, Digest.Of(bytes), MediaTypes.OciIndex);
     }
 
-    public static ArchiveContent Single(BuiltImage image, string repository = "zc/sample", params string[] tags) => new()
+    public static ImageSet Single(BuiltImage image, string repository = "zc/sample", params string[] tags) => new()
     {
         Images = [image],
         Repository = repository,

@@ -1,6 +1,6 @@
-using ZstdContainers.Building;
+using ZstdContainers.Destinations;
 
-namespace ZstdContainers.Tests.Building;
+namespace ZstdContainers.Tests.Destinations;
 
 /// <summary>ContainerArchiveOutputPath: a file as is, or a folder that gets &lt;repository&gt;.tar.gz.</summary>
 public sealed class ArchivePathsTests : IDisposable

@@ -10,22 +10,22 @@ namespace ZstdContainers.Building;
 public sealed record BaseLayerOutcome(ImageLayer Layer, long SourceSize, string SourceMediaType, string Action, TimeSpan Elapsed);
 
 /// <summary>
-/// Decides, per base layer, what the new image carries: zstd blobs are reused byte for byte;
+/// Prepares every base layer the new image carries: zstd blobs are reused byte for byte;
 /// gzip and uncompressed blobs are transcoded to zstd through the on-disk cache (or kept as they
 /// are when ContainerRecompressBaseLayers is false). Transcoding keeps the tar bytes, so the
 /// base config's diff_ids stay valid — the transcoder checks that.
 /// </summary>
-public sealed class BaseLayerPlanner(RegistryClient registry, LayerCache cache, ZstdSettings settings, bool recompress, IBuildLog log)
+public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache, ZstdSettings settings, bool recompress, IBuildLog log)
 {
-    public async Task<IReadOnlyList<BaseLayerOutcome>> PlanAsync(ResolvedBaseImage baseImage, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<BaseLayerOutcome>> PrepareAsync(ResolvedBaseImage baseImage, CancellationToken cancellationToken)
     {
         var tasks = baseImage.Manifest.Layers
-            .Select((descriptor, i) => PlanOneAsync(baseImage, descriptor, baseImage.DiffIds[i], cancellationToken))
+            .Select((descriptor, i) => PrepareOneAsync(baseImage, descriptor, baseImage.DiffIds[i], cancellationToken))
             .ToList();
         return await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    private async Task<BaseLayerOutcome> PlanOneAsync(ResolvedBaseImage baseImage, Descriptor descriptor, Digest diffId, CancellationToken cancellationToken)
+    private async Task<BaseLayerOutcome> PrepareOneAsync(ResolvedBaseImage baseImage, Descriptor descriptor, Digest diffId, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var digest = descriptor.Digest;

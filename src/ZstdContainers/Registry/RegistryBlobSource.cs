@@ -1,7 +1,6 @@
 using ZstdContainers.Oci;
-using ZstdContainers.Registry;
 
-namespace ZstdContainers.Building;
+namespace ZstdContainers.Registry;
 
 /// <summary>A blob read from a registry on demand (a base layer reused as it is).</summary>
 public sealed class RegistryBlobSource(RegistryClient registry, string repository, Digest digest) : IBlobSource

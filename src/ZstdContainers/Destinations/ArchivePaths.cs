@@ -1,4 +1,4 @@
-namespace ZstdContainers.Building;
+namespace ZstdContainers.Destinations;
 
 /// <summary>
 /// Names archives the way the SDK does: a ContainerArchiveOutputPath with an extension is the

@@ -15,7 +15,7 @@ public readonly record struct UploadTally(int UploadedBlobs, int TotalBlobs, lon
 /// every blob first (skipped when the registry has it, mounted when it lives in another
 /// repository of the same registry, uploaded otherwise), then the manifest under each tag.
 /// </summary>
-public sealed class RegistryDestination(RegistryClient registry, string repository, IBuildLog log)
+public sealed class RegistryPusher(RegistryClient registry, string repository, IBuildLog log)
 {
     private const int MaxParallelBlobs = 3;
 

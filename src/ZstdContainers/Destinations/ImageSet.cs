@@ -4,18 +4,18 @@ using ZstdContainers.Oci;
 namespace ZstdContainers.Destinations;
 
 /// <summary>
-/// What goes into an image archive (a file, or the stdin of <c>docker load</c> / <c>podman load</c>):
-/// the finished images, the index that ties them together when there are several platforms, and
-/// the names the archive gives them.
+/// What a sink ships (a registry push, an archive file, the stdin of <c>docker load</c> /
+/// <c>podman load</c>): the finished images, the index that ties them together when there are
+/// several platforms, and the names they get.
 /// </summary>
-public sealed record ArchiveContent
+public sealed record ImageSet
 {
     /// <summary>One image per platform; a single entry for a single-platform build.</summary>
     public required IReadOnlyList<BuiltImage> Images { get; init; }
 
     /// <summary>
     /// The image index of a multi-platform build. Required when <see cref="Images"/> has more than
-    /// one entry; when set, the archive's names point at the index instead of a manifest.
+    /// one entry; when set, the names point at the index instead of a manifest.
     /// </summary>
     public IndexBlob? Index { get; init; }
 
@@ -51,7 +51,7 @@ public sealed record ArchiveContent
     {
         if (Images is null || Images.Count == 0)
         {
-            throw new ArgumentException("An archive needs at least one image.", nameof(Images));
+            throw new ArgumentException("An image set needs at least one image.", nameof(Images));
         }
         if (Images.Count > 1 && Index is null)
         {

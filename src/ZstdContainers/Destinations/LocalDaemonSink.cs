@@ -1,0 +1,23 @@
+namespace ZstdContainers.Destinations;
+
+/// <summary>The local docker or podman (no ContainerRegistry, no archive path): streamed into <c>load</c>.</summary>
+public sealed class LocalDaemonSink(string? localRegistry, IReadOnlyDictionary<string, string?> environment, IBuildLog log) : IImageSink
+{
+    public string Verb => "Loaded";
+
+    public string Describe(string repository, IReadOnlyList<string> tags) =>
+        $"{repository}:{string.Join(",", ImageSinks.Distinct(tags))} into the local {(string.IsNullOrWhiteSpace(localRegistry) ? "container runtime" : localRegistry)}";
+
+    public IReadOnlyList<string> ImageNames(string repository, IReadOnlyList<string> tags) => ImageSinks.Names(repository, tags);
+
+    public void CheckWritable()
+    {
+    }
+
+    public async Task ShipAsync(ImageSet images, CancellationToken cancellationToken)
+    {
+        var loaded = await new LocalDaemonLoader(runner: null, log, environment)
+            .LoadAsync(images, localRegistry, cancellationToken).ConfigureAwait(false);
+        log.Detail($"Loaded into {loaded.Runtime.DisplayName}: {string.Join(", ", loaded.ImageNames)}");
+    }
+}

@@ -1,0 +1,146 @@
+using System.Text.Json.Nodes;
+using ZstdContainers.Building;
+using ZstdContainers.Destinations;
+using ZstdContainers.Oci;
+using ZstdContainers.Tests.Layers;
+using ZstdContainers.Tests.Registry;
+
+namespace ZstdContainers.Tests.Building;
+
+/// <summary>
+/// The publishers end to end on the in-memory registry: base image resolved and transcoded, app
+/// layer built, blobs and manifest pushed in order, and what a second publish does not repeat.
+/// </summary>
+public sealed class PublisherTests : IDisposable
+{
+    private const string Target = "apps/web";
+    private readonly string _root = Directory.CreateTempSubdirectory("zstdc-publisher-").FullName;
+    private readonly FakeRegistry _fake = new();
+    private readonly CapturingLog _log = new();
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string CacheDirectory => Path.Combine(_root, "cache");
+
+    private ImageRequest Request(FakeBaseImage baseImage, string? cacheDirectory = null, bool recompress = true, params string[] tags) =>
+        BuildingTestKit.Request() with
+        {
+            BaseImage = baseImage.Reference,
+            PublishDirectory = LayerTestData.MakeFolder(Path.Combine(_root, "publish")),
+            Repository = Target,
+            Tags = tags.Length == 0 ? ["1.0"] : tags,
+            OutputRegistry = RegistryTestHelpers.Registry,
+            Compression = new CompressionOptions { UseZstd = true, CacheDirectory = cacheDirectory ?? CacheDirectory, RecompressBaseLayers = recompress },
+        };
+
+    private async Task<ImagePublishResult> PublishAsync(ImageRequest request)
+    {
+        var options = RegistryTestHelpers.Options(_fake, _log);
+        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, _log);
+        return await new ContainerImagePublisher(options, _log).PublishAsync(request, sink, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_publish_transcodes_the_gzip_base_layers_and_pushes_blobs_before_the_manifest_under_every_tag()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+
+        var result = await PublishAsync(Request(baseImage, tags: ["1.0", "latest"]));
+
+        var manifest = OciJson.Deserialize<ImageManifest>(_fake.GetManifest(Target, "latest")!.Value.Content);
+        Assert.Equal(result.Image.Manifest, _fake.GetManifest(Target, "1.0")!.Value.Content);
+        Assert.Equal(3, manifest.Layers.Count);
+        Assert.All(manifest.Layers, l => Assert.Equal(MediaTypes.OciLayerZstd, l.MediaType));
+        Assert.All(manifest.Layers, l => Assert.True(_fake.HasBlob(Target, l.Digest)));
+        var config = JsonNode.Parse(_fake.GetBlob(Target, manifest.Config.Digest))!;
+        var diffIds = config["rootfs"]!["diff_ids"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Equal(baseImage.DiffIds.Select(d => d.Value), diffIds.Take(2));
+        for (var i = 0; i < 2; i++)
+        {
+            // The zstd blob holds exactly the base layer's tar.
+            Assert.Equal(baseImage.DiffIds[i], Digest.Of(LayerTestData.Unzstd(_fake.GetBlob(Target, manifest.Layers[i].Digest))));
+        }
+        Assert.Equal(new[] { RegistryTestHelpers.Registry + "/" + Target + ":1.0", RegistryTestHelpers.Registry + "/" + Target + ":latest" }, result.ImageNames);
+        Assert.Equal(baseImage.Amd64ManifestDigest, result.BaseManifestDigest);
+
+        var requests = _fake.Requests.ToList();
+        var firstManifestPut = requests.FindIndex(r => r.Method == "PUT" && r.Uri.AbsolutePath.Contains("/manifests/", StringComparison.Ordinal));
+        var lastBlobPut = requests.FindLastIndex(r => r.Method == "PUT" && r.Uri.AbsolutePath.Contains("/blobs/uploads/", StringComparison.Ordinal));
+        Assert.True(lastBlobPut >= 0 && lastBlobPut < firstManifestPut, "every blob goes up before the first manifest");
+        Assert.Contains(_log.Lines, l => l.StartsWith("info: Pushed registry.test/apps/web:1.0,latest", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_second_publish_with_the_same_cache_downloads_no_base_layer_and_uploads_only_the_config()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        await PublishAsync(Request(baseImage));
+        _fake.Requests.Clear();
+
+        var second = await PublishAsync(Request(baseImage, tags: ["2.0"]));
+
+        var baseBlobGets = _fake.Requests.Where(r => r.Method == "GET" && baseImage.BlobDigests.Any(d => r.Uri.AbsolutePath.EndsWith(d.Value, StringComparison.Ordinal)));
+        Assert.Empty(baseBlobGets);
+        var uploads = _fake.Requests.Where(r => r.Method == "PUT" && r.Uri.AbsolutePath.Contains("/blobs/uploads/", StringComparison.Ordinal)).ToList();
+        // The app layer is reproducible (same folder, same bytes), so only the config (its created time) is new.
+        Assert.Single(uploads);
+        Assert.Equal(second.Image.ConfigDigest.Value, uploads[0].Uri.Query.Split("digest=")[1].Replace("%3A", ":", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Base_layers_kept_as_they_are_are_mounted_from_the_base_repository_of_the_same_registry()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+
+        var result = await PublishAsync(Request(baseImage, recompress: false));
+
+        Assert.Equal(baseImage.BlobDigests, result.Image.Layers.Take(2).Select(l => l.Descriptor.Digest));
+        var mounts = _fake.Requests.Where(r => r.Method == "POST" && r.Uri.Query.Contains("mount=", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, mounts.Count);
+        Assert.All(mounts, m => Assert.Contains("from=dotnet%2Faspnet", m.Uri.Query, StringComparison.Ordinal));
+        Assert.All(baseImage.BlobDigests, d => Assert.True(_fake.HasBlob(Target, d)));
+        Assert.DoesNotContain(_fake.Requests, r => r.Method == "GET" && r.Uri.AbsolutePath.Contains("/blobs/sha256:", StringComparison.Ordinal) && baseImage.BlobDigests.Any(d => r.Uri.AbsolutePath.EndsWith(d.Value, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_base_config_whose_diff_id_does_not_match_its_layer_fails_with_a_code_and_pushes_nothing()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root, diffIdOverride: BuildingTestKit.D('e'));
+
+        var error = await Assert.ThrowsAsync<ZstdContainersException>(() => PublishAsync(Request(baseImage)));
+
+        Assert.Equal(ErrorCodes.BaseLayerDiffIdMismatch, error.Code);
+        Assert.Null(_fake.GetManifest(Target, "1.0"));
+    }
+
+    [Fact]
+    public async Task The_index_publisher_pushes_an_index_of_the_per_rid_images_under_every_tag()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        var image = (await PublishAsync(Request(baseImage, tags: ["tmp-amd64"]))).Image;
+        var options = RegistryTestHelpers.Options(_fake, _log);
+        var request = new ImageIndexRequest
+        {
+            Images = [new GeneratedImage(System.Text.Encoding.UTF8.GetString(image.Manifest), System.Text.Encoding.UTF8.GetString(image.Config), image.ManifestDigest.Value, image.ManifestMediaType)],
+            BaseImage = baseImage.Reference,
+            Repository = Target,
+            Tags = ["3.0", "latest"],
+            OutputRegistry = RegistryTestHelpers.Registry,
+            Compression = new CompressionOptions { UseZstd = true, CacheDirectory = CacheDirectory },
+        };
+        var sink = new RegistrySink(RegistryTestHelpers.Registry, options, _log);
+
+        var (index, archivePath) = await new ImageIndexPublisher(options, _log).PublishAsync(request, sink, CancellationToken.None);
+
+        Assert.Null(archivePath);
+        foreach (var tag in new[] { "3.0", "latest" })
+        {
+            var stored = _fake.GetManifest(Target, tag)!.Value;
+            Assert.Equal(MediaTypes.OciIndex, stored.MediaType);
+            Assert.Equal(index.Content, stored.Content);
+        }
+        var parsed = OciJson.Deserialize<ImageIndex>(index.Content);
+        Assert.Equal(image.ManifestDigest, Assert.Single(parsed.Manifests).Digest);
+        Assert.Equal("amd64", parsed.Manifests[0].Platform!.Architecture);
+    }
+}

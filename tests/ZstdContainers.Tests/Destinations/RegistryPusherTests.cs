@@ -1,0 +1,64 @@
+using ZstdContainers.Destinations;
+using ZstdContainers.Oci;
+using ZstdContainers.Registry;
+using ZstdContainers.Tests.Registry;
+
+namespace ZstdContainers.Tests.Destinations;
+
+public sealed class RegistryPusherTests
+{
+    private readonly FakeRegistry _fake = new();
+    private readonly CapturingLog _log = new();
+
+    private RegistryClient Client() => new(RegistryTestHelpers.Registry, RegistryAccess.Push, RegistryTestHelpers.Options(_fake, _log));
+
+    [Fact]
+    public async Task Blobs_the_repository_has_are_not_sent_again_and_the_tally_counts_only_what_was()
+    {
+        var have = TestImages.Layer("already there");
+        var lacks = TestImages.Layer("new layer");
+        var image = TestImages.Image(TestImages.Amd64, [have, lacks]);
+        _fake.AddBlob("r", "already there"u8.ToArray());
+        using var client = Client();
+
+        var tally = await new RegistryPusher(client, "r", _log).PushBlobsAsync(image, CancellationToken.None);
+
+        Assert.Equal(new UploadTally(2, 3, "new layer".Length + image.Config.Length), tally);
+        Assert.Equal(0, ((BytesBlobSource)have.Source).Opened);
+        Assert.True(_fake.HasBlob("r", image.ConfigDigest));
+        Assert.Equal("new layer"u8.ToArray(), _fake.GetBlob("r", lacks.Descriptor.Digest));
+    }
+
+    [Fact]
+    public async Task A_layer_from_another_repository_of_the_same_registry_is_mounted_not_uploaded()
+    {
+        var bytes = "base layer"u8.ToArray();
+        _fake.AddBlob("dotnet/aspnet", bytes);
+        var source = new BytesBlobSource(bytes);
+        var layer = TestImages.Layer(bytes, MediaTypes.OciLayerGzip, source) with
+        {
+            SourceRepository = new ImageReference(RegistryTestHelpers.Registry, "dotnet/aspnet", "10.0"),
+        };
+        using var client = Client();
+
+        var tally = await new RegistryPusher(client, "r", _log).PushBlobsAsync(TestImages.Image(TestImages.Amd64, [layer]), CancellationToken.None);
+
+        Assert.Equal(1, tally.UploadedBlobs); // the config only
+        Assert.Equal(0, source.Opened);
+        Assert.True(_fake.HasBlob("r", Digest.Of(bytes)));
+        Assert.Contains(_fake.Requests, r => r.Method == "POST" && r.Uri.Query.Contains("from=dotnet%2Faspnet", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_manifest_goes_under_each_tag_in_order()
+    {
+        var image = TestImages.Image(TestImages.Amd64, [TestImages.Layer("x")]);
+        using var client = Client();
+
+        await new RegistryPusher(client, "r", _log).PushManifestAsync(image.Manifest, image.ManifestMediaType, ["a", "b"], CancellationToken.None);
+
+        var puts = _fake.Requests.Where(r => r.Method == "PUT").Select(r => r.Uri.AbsolutePath).ToList();
+        Assert.Equal(["/v2/r/manifests/a", "/v2/r/manifests/b"], puts);
+        Assert.Equal(image.Manifest, _fake.GetManifest("r", "b")!.Value.Content);
+    }
+}
