@@ -35,6 +35,7 @@ public static class ErrorCodes
     public const string BaseLayerDiffIdMismatch = "ZSTDC2004";
     public const string UnsupportedManifest = "ZSTDC2005";
     public const string BaseLayerCorrupt = "ZSTDC2006"; // gzip undecodable or source bytes not matching their digest
+    public const string LayerNotChunkable = "ZSTDC2007"; // a tar entry the zstd:chunked table of contents cannot describe
 
     // 3xxx: registry
     public const string RegistryUnreachable = "ZSTDC3001";

@@ -1,0 +1,54 @@
+using ZstdContainers.Oci;
+
+namespace ZstdContainers.Layers.ZstdChunked;
+
+/// <summary>
+/// Turns a stream of tar bytes into a zstd:chunked layer blob on disk in one pass (the format
+/// containers/storage defines for partial pulls: podman and CRI-O fetch only the files they do
+/// not hold yet). Same media type as plain zstd and the same diff_id: any zstd reader decompresses
+/// it to the same tar. Only the table of contents and the compressed tar-split are held in memory.
+/// </summary>
+public static class ZstdChunkedBlobWriter
+{
+    private const int FileWriteBufferSize = 1 << 20;
+
+    /// <param name="writeTar">Writes the complete, uncompressed tar to the stream it is given.</param>
+    /// <param name="blobPath">Where the blob goes; the caller owns the file.</param>
+    public static async Task<LayerBlob> WriteAsync(
+        Func<Stream, CancellationToken, Task> writeTar,
+        string blobPath,
+        ZstdSettings settings,
+        CancellationToken cancellationToken)
+    {
+        var file = new FileStream(blobPath, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = FileWriteBufferSize,
+        });
+        await using (file.ConfigureAwait(false))
+        {
+            var compressed = new HashingWriteStream(file, leaveOpen: true);
+            using var frames = new FrameBatcher(compressed, settings, cancellationToken);
+            using var tarSplit = new TarSplitRecorder(settings.Level);
+            using var layout = new ChunkedTarStream(frames, tarSplit);
+            var tar = new HashingWriteStream(layout, leaveOpen: true, forwardFlush: false);
+
+            await writeTar(tar, cancellationToken).ConfigureAwait(false);
+            layout.Finish();
+            frames.Complete();
+            var annotations = ZstdChunkedTrailer.Write(frames, layout.Entries, tarSplit, settings.Level);
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+            var descriptor = new Descriptor
+            {
+                MediaType = MediaTypes.OciLayerZstd,
+                Digest = compressed.Digest,
+                Size = compressed.BytesWritten,
+                Annotations = annotations,
+            };
+            return new LayerBlob(blobPath, descriptor, tar.Digest, tar.BytesWritten);
+        }
+    }
+}
