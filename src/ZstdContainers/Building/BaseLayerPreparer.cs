@@ -49,6 +49,7 @@ public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache,
                 var cached = await cache.GetOrAddTranscodedAsync(
                     digest,
                     settings.Level,
+                    settings.FormatName,
                     async (blobPath, ct) =>
                     {
                         using var turn = await EncoderGate.EnterAsync(ct).ConfigureAwait(false);
@@ -68,7 +69,7 @@ public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache,
                         $"Base layer {digest} of {baseImage.Reference} holds a tar whose diff_id is {cached.Blob.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set ContainerRecompressBaseLayers=false to ship its layers as they are.");
                 }
                 var layer = new ImageLayer(cached.Blob.Descriptor, diffId, new FileBlobSource(cached.Blob.FilePath));
-                return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? "zstd from cache" : "transcoded to zstd", clock.Elapsed);
+                return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? $"{settings.FormatName} from cache" : $"transcoded to {settings.FormatName}", clock.Elapsed);
             default:
                 throw new ZstdContainersException(
                     ErrorCodes.UnsupportedBaseLayer,

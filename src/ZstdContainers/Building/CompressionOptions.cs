@@ -10,6 +10,9 @@ public sealed record CompressionOptions
 {
     public bool UseZstd { get; init; }
 
+    /// <summary>ContainerLayerCompression=zstd:chunked: every layer we write is zstd:chunked (implies <see cref="UseZstd"/>).</summary>
+    public bool Chunked { get; init; }
+
     public int Level { get; init; } = ZstdSettings.DefaultLevel;
 
     public bool RecompressBaseLayers { get; init; } = true;
@@ -24,12 +27,13 @@ public sealed record CompressionOptions
     public static CompressionOptions Parse(string? compression, string? level, string? recompressBaseLayers, string? imageFormat = null)
     {
         var kind = (compression ?? string.Empty).Trim();
-        var useZstd = kind.Equals("zstd", StringComparison.OrdinalIgnoreCase);
+        var chunked = kind.Equals("zstd:chunked", StringComparison.OrdinalIgnoreCase);
+        var useZstd = chunked || kind.Equals("zstd", StringComparison.OrdinalIgnoreCase);
         if (!useZstd && kind.Length > 0 && !kind.Equals("gzip", StringComparison.OrdinalIgnoreCase))
         {
             throw new ZstdContainersException(
                 ErrorCodes.InvalidCompression,
-                $"ContainerLayerCompression is '{compression}', which ZstdContainers does not know. Allowed values: 'zstd' (zstd layers, OCI image) or 'gzip' (the SDK's own gzip layers, the default).");
+                $"ContainerLayerCompression is '{compression}', which ZstdContainers does not know. Allowed values: 'zstd' (zstd layers, OCI image), 'zstd:chunked' (zstd layers that podman and CRI-O can pull file by file) or 'gzip' (the SDK's own gzip layers, the default).");
         }
 
         if (!ZstdSettings.TryParseLevel(level, out var parsedLevel))
@@ -59,6 +63,6 @@ public sealed record CompressionOptions
                 "ContainerImageFormat is 'Docker', but zstd layers exist only in the OCI image format: Docker v2 manifests with zstd layers are non-standard and strict clients refuse them. Remove ContainerImageFormat (zstd images are always OCI) or set it to 'OCI'.");
         }
 
-        return new CompressionOptions { UseZstd = useZstd, Level = parsedLevel, RecompressBaseLayers = parsedRecompress };
+        return new CompressionOptions { UseZstd = useZstd, Chunked = chunked, Level = parsedLevel, RecompressBaseLayers = parsedRecompress };
     }
 }

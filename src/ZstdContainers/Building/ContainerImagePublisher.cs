@@ -20,7 +20,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
     public async Task<ImagePublishResult> PublishAsync(ImageRequest request, IImageSink sink, CancellationToken cancellationToken)
     {
         var total = Stopwatch.StartNew();
-        var settings = new ZstdSettings(request.Compression.Level);
+        var settings = new ZstdSettings(request.Compression.Level) { Chunked = request.Compression.Chunked };
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
         sink.CheckWritable();
         var appLayerWriter = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, log: log);
@@ -46,7 +46,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             var created = string.IsNullOrWhiteSpace(request.SourceDateEpoch) ? DateTimeOffset.UtcNow : policy.Timestamp;
             var config = ContainerConfigComposer.Compose(
                 baseImage.Config, request, baseImage.ManifestDigest, [appBlob.DiffId], created,
-                $"ZstdContainers {ToolVersion}: app layer from the publish folder, zstd level {settings.Level}", log);
+                $"ZstdContainers {ToolVersion}: app layer from the publish folder, {settings.FormatName} level {settings.Level}", log);
             if (request.SkipPublishing)
             {
                 // A per-RID image of a multi-RID archive or docker load: the index task ships it

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ZstdContainers.Layers;
+using ZstdContainers.Layers.ZstdChunked;
 using ZstdContainers.Oci;
 
 namespace ZstdContainers.Building;
@@ -12,9 +13,9 @@ internal static class PublishLog
         foreach (var outcome in baseLayers)
         {
             var d = outcome.Layer.Descriptor;
-            log.Info($"  base layer {Short(d.Digest)}: {Sizes.Format(outcome.SourceSize)} {ShortType(outcome.SourceMediaType)} -> {Sizes.Format(d.Size)} {ShortType(d.MediaType)} ({Ratio(d.Size, outcome.SourceSize)}), {outcome.Action}, {Sizes.Seconds(outcome.Elapsed)}");
+            log.Info($"  base layer {Short(d.Digest)}: {Sizes.Format(outcome.SourceSize)} {ShortType(outcome.SourceMediaType)} -> {Sizes.Format(d.Size)} {LayerFormat(d)} ({Ratio(d.Size, outcome.SourceSize)}), {outcome.Action}, {Sizes.Seconds(outcome.Elapsed)}");
         }
-        log.Info($"  app layer {Short(app.Descriptor.Digest)}: {Sizes.Format(app.TarSize)} tar -> {Sizes.Format(app.Size)} zstd ({Ratio(app.Size, app.TarSize)}), {Sizes.Seconds(appElapsed)}");
+        log.Info($"  app layer {Short(app.Descriptor.Digest)}: {Sizes.Format(app.TarSize)} tar -> {Sizes.Format(app.Size)} {LayerFormat(app.Descriptor)} ({Ratio(app.Size, app.TarSize)}), {Sizes.Seconds(appElapsed)}");
     }
 
     public static void Summary(IBuildLog log, string verb, string where, BuiltImage image, IReadOnlyList<BaseLayerOutcome> baseLayers, LayerBlob app, TimeSpan elapsed)
@@ -28,6 +29,9 @@ internal static class PublishLog
     }
 
     private static string Short(Digest digest) => digest.Value[..19];
+
+    private static string LayerFormat(Descriptor layer) =>
+        ZstdChunkedBlobWriter.IsChunked(layer) ? "zstd:chunked" : ShortType(layer.MediaType);
 
     private static string ShortType(string mediaType) => MediaTypes.LayerCompressionOf(mediaType) switch
     {

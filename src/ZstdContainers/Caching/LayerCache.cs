@@ -173,9 +173,18 @@ public sealed partial class LayerCache : IDisposable
     /// failed to store it, a temporary file that is cleaned up later), and whether it was a hit.
     /// Callers should still compare <see cref="LayerBlob.DiffId"/> with the diff_id their image's
     /// config lists: a hit is keyed by the source digest only.</returns>
+    public Task<CachedLayer> GetOrAddTranscodedAsync(
+        Digest sourceDigest,
+        int level,
+        Func<string, CancellationToken, Task<LayerBlob>> create,
+        CancellationToken ct) =>
+        GetOrAddTranscodedAsync(sourceDigest, level, TranscodedRecord.PlainFormat, create, ct);
+
+    /// <param name="format">"zstd" or "zstd:chunked": the same source and level give other blobs in each.</param>
     public async Task<CachedLayer> GetOrAddTranscodedAsync(
         Digest sourceDigest,
         int level,
+        string format,
         Func<string, CancellationToken, Task<LayerBlob>> create,
         CancellationToken ct)
     {
@@ -183,10 +192,10 @@ public sealed partial class LayerCache : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(level, ZstdSettings.MaxLevel);
         ArgumentNullException.ThrowIfNull(create);
 
-        var key = $"{sourceDigest.Hex}.L{level}";
+        var key = $"{sourceDigest.Hex}.L{level}" + (format == TranscodedRecord.PlainFormat ? string.Empty : "." + format.Replace(':', '-'));
         var recordPath = Path.Combine(_records, key + ".json");
 
-        var (cached, _, _) = await TryGetAsync(recordPath, sourceDigest, level, ct).ConfigureAwait(false);
+        var (cached, _, _) = await TryGetAsync(recordPath, sourceDigest, level, format, ct).ConfigureAwait(false);
         if (cached is not null)
         {
             _log.Detail($"Layer cache hit: {sourceDigest} at level {level} is {cached.Digest}.");
@@ -197,7 +206,7 @@ public sealed partial class LayerCache : IDisposable
 
         // Look again under the lock: another build may have stored it while we waited, and a damaged
         // entry is dealt with only here, so two builds never delete each other's fresh entries.
-        (cached, var problem, var badBlob) = await TryGetAsync(recordPath, sourceDigest, level, ct).ConfigureAwait(false);
+        (cached, var problem, var badBlob) = await TryGetAsync(recordPath, sourceDigest, level, format, ct).ConfigureAwait(false);
         if (cached is not null)
         {
             _log.Detail($"Layer cache hit: {sourceDigest} at level {level} is {cached.Digest} (stored by another build meanwhile).");
@@ -241,7 +250,7 @@ public sealed partial class LayerCache : IDisposable
         {
             return new CachedLayer(created, FromCache: false);
         }
-        WriteRecord(recordPath, TranscodedRecord.For(sourceDigest, level, created));
+        WriteRecord(recordPath, TranscodedRecord.For(sourceDigest, level, format, created));
         return new CachedLayer(created with { FilePath = blobPath }, FromCache: false);
     }
 
@@ -307,7 +316,7 @@ public sealed partial class LayerCache : IDisposable
 
     // A verified entry; else why the entry is damaged (and its blob's path when the blob is the
     // problem); all null when there is no entry at all.
-    private async Task<(LayerBlob? Blob, string? Problem, string? BadBlob)> TryGetAsync(string recordPath, Digest sourceDigest, int level, CancellationToken ct)
+    private async Task<(LayerBlob? Blob, string? Problem, string? BadBlob)> TryGetAsync(string recordPath, Digest sourceDigest, int level, string format, CancellationToken ct)
     {
         byte[] json;
         try
@@ -323,7 +332,7 @@ public sealed partial class LayerCache : IDisposable
             return (null, $"its record cannot be read ({e.Message})", null);
         }
 
-        var record = TranscodedRecord.Parse(json, sourceDigest, level, out var problem);
+        var record = TranscodedRecord.Parse(json, sourceDigest, level, format, out var problem);
         if (record is null)
         {
             return (null, problem, null);

@@ -11,6 +11,9 @@ namespace ZstdContainers.Caching;
 /// </summary>
 internal sealed record TranscodedRecord
 {
+    /// <summary>The format of records written before zstd:chunked existed, which carry none.</summary>
+    public const string PlainFormat = "zstd";
+
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
 
     [JsonPropertyName("sourceDigest")]
@@ -34,8 +37,18 @@ internal sealed record TranscodedRecord
     [JsonPropertyName("mediaType")]
     public required string MediaType { get; init; }
 
-    public static TranscodedRecord For(Digest sourceDigest, int level, LayerBlob blob) => new()
+    [JsonPropertyName("format")]
+    public string Format { get; init; } = PlainFormat;
+
+    /// <summary>The descriptor annotations the blob needs (zstd:chunked: where its table of contents is).</summary>
+    [JsonPropertyName("annotations")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SortedDictionary<string, string>? Annotations { get; init; }
+
+    public static TranscodedRecord For(Digest sourceDigest, int level, string format, LayerBlob blob) => new()
     {
+        Format = format,
+        Annotations = blob.Descriptor.Annotations is { } a ? new SortedDictionary<string, string>(a.ToDictionary(), StringComparer.Ordinal) : null,
         SourceDigest = sourceDigest.Value,
         Level = level,
         Digest = blob.Descriptor.Digest.Value,
@@ -48,7 +61,7 @@ internal sealed record TranscodedRecord
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 
     /// <summary>The record in <paramref name="json"/>, or null with the reason it cannot be used.</summary>
-    public static TranscodedRecord? Parse(byte[] json, Digest sourceDigest, int level, out string? problem)
+    public static TranscodedRecord? Parse(byte[] json, Digest sourceDigest, int level, string format, out string? problem)
     {
         TranscodedRecord? record;
         try
@@ -64,8 +77,8 @@ internal sealed record TranscodedRecord
         problem = record switch
         {
             null => "its record is empty",
-            _ when record.SourceDigest != sourceDigest.Value || record.Level != level =>
-                $"its record describes {record.SourceDigest} at level {record.Level}",
+            _ when record.SourceDigest != sourceDigest.Value || record.Level != level || record.Format != format =>
+                $"its record describes {record.SourceDigest} at level {record.Level} as {record.Format}",
             _ when !Oci.Digest.TryParse(record.Digest, out _) || !Oci.Digest.TryParse(record.DiffId, out _) =>
                 "its record holds a malformed digest",
             _ when record.Size <= 0 || record.TarSize < 0 || string.IsNullOrEmpty(record.MediaType) =>
@@ -77,7 +90,7 @@ internal sealed record TranscodedRecord
 
     public LayerBlob ToBlob(string path) => new(
         path,
-        new Descriptor { MediaType = MediaType, Digest = Oci.Digest.Parse(Digest), Size = Size },
+        new Descriptor { MediaType = MediaType, Digest = Oci.Digest.Parse(Digest), Size = Size, Annotations = Annotations },
         Oci.Digest.Parse(DiffId),
         TarSize);
 }

@@ -1,3 +1,4 @@
+using ZstdContainers.Layers.ZstdChunked;
 using ZstdContainers.Oci;
 using ZstdSharp;
 using ZstdSharp.Unsafe;
@@ -17,19 +18,18 @@ public static class ZstdBlobWriter
 
     /// <param name="writeTar">Writes the complete, uncompressed tar to the stream it is given.</param>
     /// <param name="blobPath">Where the compressed blob goes; the caller owns the file.</param>
+    /// <param name="settings">Level and threads; with <see cref="ZstdSettings.Chunked"/> the blob is zstd:chunked.</param>
     public static async Task<LayerBlob> WriteAsync(
         Func<Stream, CancellationToken, Task> writeTar,
         string blobPath,
         ZstdSettings settings,
         CancellationToken cancellationToken)
     {
-        var file = new FileStream(blobPath, new FileStreamOptions
+        if (settings.Chunked)
         {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            Share = FileShare.None,
-            BufferSize = FileWriteBufferSize,
-        });
+            return await ZstdChunkedBlobWriter.WriteAsync(writeTar, blobPath, settings, cancellationToken).ConfigureAwait(false);
+        }
+        var file = CreateBlobFile(blobPath);
         await using (file.ConfigureAwait(false))
         {
             var compressed = new HashingWriteStream(file, leaveOpen: true);
@@ -69,6 +69,14 @@ public static class ZstdBlobWriter
             return blob;
         }
     }
+
+    internal static FileStream CreateBlobFile(string blobPath) => new(blobPath, new FileStreamOptions
+    {
+        Mode = FileMode.Create,
+        Access = FileAccess.Write,
+        Share = FileShare.None,
+        BufferSize = FileWriteBufferSize,
+    });
 
     /// <summary>Writes a folder as a zstd layer (the app layer).</summary>
     public static Task<LayerBlob> WriteDirectoryAsync(

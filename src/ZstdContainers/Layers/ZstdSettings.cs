@@ -24,6 +24,15 @@ public sealed record ZstdSettings
 
     public int Level { get; }
 
+    /// <summary>
+    /// zstd:chunked (one frame per file, a table of contents, for partial pulls) instead of one
+    /// zstd stream; see <see cref="ZstdChunked.ZstdChunkedBlobWriter"/>.
+    /// </summary>
+    public bool Chunked { get; init; }
+
+    /// <summary>"zstd" or "zstd:chunked", for logs and cache keys.</summary>
+    public string FormatName => Chunked ? "zstd:chunked" : "zstd";
+
     /// <summary>Encoder threads; never 0, see the type's remarks.</summary>
     public int Workers { get; }
 

@@ -22,6 +22,19 @@ public sealed class CompressionOptionsTests
     }
 
     [Theory]
+    [InlineData("zstd:chunked")]
+    [InlineData(" ZSTD:Chunked ")]
+    public void Zstd_chunked_is_zstd_with_chunked_layers(string compression)
+    {
+        var options = CompressionOptions.Parse(compression, "9", null);
+
+        Assert.True(options.UseZstd);
+        Assert.True(options.Chunked);
+        Assert.Equal(9, options.Level);
+        Assert.False(CompressionOptions.Parse("zstd", null, null).Chunked);
+    }
+
+    [Theory]
     [InlineData(null)]
     [InlineData("")]
     [InlineData("   ")]
@@ -38,13 +51,15 @@ public sealed class CompressionOptionsTests
     [InlineData("zstd19")]
     [InlineData("z std")]
     [InlineData("gz")]
+    [InlineData("zstd:chunk")]
+    [InlineData("gzip:chunked")]
     public void Unknown_compression_fails_ZSTDC1001_quoting_the_value_as_given(string compression)
     {
         var e = Assert.Throws<ZstdContainersException>(() => CompressionOptions.Parse(compression, null, null));
 
         Assert.Equal("ZSTDC1001", e.Code);
         Assert.Equal(
-            $"ContainerLayerCompression is '{compression}', which ZstdContainers does not know. Allowed values: 'zstd' (zstd layers, OCI image) or 'gzip' (the SDK's own gzip layers, the default).",
+            $"ContainerLayerCompression is '{compression}', which ZstdContainers does not know. Allowed values: 'zstd' (zstd layers, OCI image), 'zstd:chunked' (zstd layers that podman and CRI-O can pull file by file) or 'gzip' (the SDK's own gzip layers, the default).",
             e.Message);
     }
 

@@ -60,6 +60,32 @@ public sealed class LayerCacheTests : IDisposable
     private string[] Temps => Directory.GetFiles(Path.Combine(V1, "tmp"));
 
     [Fact]
+    public async Task Zstd_chunked_entries_are_kept_apart_from_plain_ones_and_keep_their_annotations()
+    {
+        using var cache = NewCache();
+        var tar = LayerTestData.Tar(LayerTestData.MakeFolder(Path.Combine(_root, "publish")));
+        var gzip = LayerTestData.Gzip(tar);
+        var source = Digest.Of(gzip);
+        Func<string, CancellationToken, Task<LayerBlob>> Creator(ZstdSettings settings) => (path, ct) => BaseLayerTranscoder.TranscodeAsync(
+            new MemoryStream(gzip), LayerCompression.Gzip, source, Digest.Of(tar), path, settings, ct);
+        var chunkedSettings = new ZstdSettings(3, 2) { Chunked = true };
+
+        var plain = await cache.GetOrAddTranscodedAsync(source, 3, Creator(new ZstdSettings(3, 2)), CancellationToken.None);
+        var chunked = await cache.GetOrAddTranscodedAsync(source, 3, chunkedSettings.FormatName, Creator(chunkedSettings), CancellationToken.None);
+        using var reopened = NewCache();
+        var hit = await reopened.GetOrAddTranscodedAsync(source, 3, chunkedSettings.FormatName, Creator(chunkedSettings), CancellationToken.None);
+
+        Assert.False(chunked.FromCache);
+        Assert.True(hit.FromCache);
+        Assert.Null(plain.Blob.Descriptor.Annotations);
+        Assert.NotEqual(plain.Blob.Digest, chunked.Blob.Digest);
+        Assert.Equal(chunked.Blob.Digest, hit.Blob.Digest);
+        Assert.NotNull(hit.Blob.Descriptor.Annotations);
+        Assert.Equal(chunked.Blob.Descriptor.Annotations, hit.Blob.Descriptor.Annotations);
+        Assert.True((await reopened.GetOrAddTranscodedAsync(source, 3, Creator(new ZstdSettings(3, 2)), CancellationToken.None)).FromCache);
+    }
+
+    [Fact]
     public async Task A_miss_creates_and_stores_the_entry_and_the_next_call_is_a_verified_hit()
     {
         using var cache = NewCache();

@@ -10,7 +10,9 @@ namespace ZstdContainers.Layers.ZstdChunked;
 /// </summary>
 public static class ZstdChunkedBlobWriter
 {
-    private const int FileWriteBufferSize = 1 << 20;
+    /// <summary>True for a layer descriptor we (or containers/storage) wrote as zstd:chunked.</summary>
+    public static bool IsChunked(Descriptor layer) =>
+        layer.Annotations?.ContainsKey(ZstdChunkedTrailer.ManifestChecksum) == true;
 
     /// <param name="writeTar">Writes the complete, uncompressed tar to the stream it is given.</param>
     /// <param name="blobPath">Where the blob goes; the caller owns the file.</param>
@@ -20,20 +22,14 @@ public static class ZstdChunkedBlobWriter
         ZstdSettings settings,
         CancellationToken cancellationToken)
     {
-        var file = new FileStream(blobPath, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            Share = FileShare.None,
-            BufferSize = FileWriteBufferSize,
-        });
+        var file = ZstdBlobWriter.CreateBlobFile(blobPath);
         await using (file.ConfigureAwait(false))
         {
-            var compressed = new HashingWriteStream(file, leaveOpen: true);
+            using var compressed = new HashingWriteStream(file, leaveOpen: true);
             using var frames = new FrameBatcher(compressed, settings, cancellationToken);
             using var tarSplit = new TarSplitRecorder(settings.Level);
             using var layout = new ChunkedTarStream(frames, tarSplit);
-            var tar = new HashingWriteStream(layout, leaveOpen: true, forwardFlush: false);
+            using var tar = new HashingWriteStream(layout, leaveOpen: true, forwardFlush: false);
 
             await writeTar(tar, cancellationToken).ConfigureAwait(false);
             layout.Finish();
