@@ -135,17 +135,22 @@ public sealed class PodmanStore : IDisposable
 {
     private readonly string _root;
 
-    public PodmanStore(string workRoot, string name)
+    /// <param name="partialPulls">The overlay driver with zstd:chunked partial pulls on (containers/storage's pull_options).</param>
+    public PodmanStore(string workRoot, string name, bool partialPulls = false)
     {
         _root = Path.Combine(workRoot, name);
         Directory.CreateDirectory(_root);
         var conf = Path.Combine(_root, "storage.conf");
         File.WriteAllText(conf, $"""
             [storage]
-            driver = "vfs"
+            driver = "{(partialPulls ? "overlay" : "vfs")}"
             runroot = "{_root}/run"
             graphroot = "{_root}/graph"
-            """);
+            """ + (partialPulls ? """
+
+                [storage.options]
+                pull_options = {enable_partial_images = "true", use_hard_links = "false", ostree_repos = ""}
+                """ : ""));
         Environment = new Dictionary<string, string?> { ["CONTAINERS_STORAGE_CONF"] = conf, ["TMPDIR"] = Path.GetTempPath() };
     }
 

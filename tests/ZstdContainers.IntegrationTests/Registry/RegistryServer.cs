@@ -72,6 +72,9 @@ public sealed class RegistryServer : IAsyncDisposable
         public string Host { get; init; } = "127.0.0.1";
 
         public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
+
+        /// <summary>Logs every request with its status and bytes sent (Apache combined format) into <see cref="Log"/>.</summary>
+        public bool AccessLog { get; init; }
     }
 
     public static async Task<RegistryServer> StartAsync(string name, Options? options = null)
@@ -106,7 +109,7 @@ public sealed class RegistryServer : IAsyncDisposable
             log:
               level: info
               accesslog:
-                disabled: true
+                disabled: {(options.AccessLog ? "false" : "true")}
             storage:
               filesystem:
                 rootdirectory: {root}/storage
