@@ -56,6 +56,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             var appLayer = new ImageLayer(appBlob.Descriptor, appBlob.DiffId, new FileBlobSource(appBlob.FilePath));
             var image = ImageAssembler.Assemble(config, [.. baseLayers.Select(l => l.Layer), appLayer], baseImage.Platform);
 
+            var shipped = ShipReport.Empty;
             if (!request.SkipPublishing)
             {
                 var images = new ImageSet
@@ -65,7 +66,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                     Tags = request.Tags,
                     Timestamp = policy.Timestamp,
                 };
-                await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
+                shipped = await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
             }
             var verb = request.SkipPublishing ? "Built" : sink.Verb;
             PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appBlob, total.Elapsed);
@@ -73,7 +74,8 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                 image,
                 sink.ImageNames(request.Repository, request.Tags),
                 baseImage.ManifestDigest,
-                (sink as ArchiveSink)?.Path);
+                (sink as ArchiveSink)?.Path,
+                shipped);
         }
         finally
         {

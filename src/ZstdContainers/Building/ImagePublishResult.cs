@@ -1,3 +1,4 @@
+using ZstdContainers.Destinations;
 using ZstdContainers.Oci;
 
 namespace ZstdContainers.Building;
@@ -7,4 +8,5 @@ public sealed record ImagePublishResult(
     BuiltImage Image,
     IReadOnlyList<string> ImageNames,
     Digest BaseManifestDigest,
-    string? ArchivePath);
+    string? ArchivePath,
+    ShipReport Shipped);

@@ -14,9 +14,10 @@ public sealed class ArchiveSink(string path) : IImageSink
 
     public void CheckWritable() => ArchivePaths.EnsureWritable(Path);
 
-    public async Task ShipAsync(ImageSet images, CancellationToken cancellationToken)
+    public async Task<ShipReport> ShipAsync(ImageSet images, CancellationToken cancellationToken)
     {
         // Write next to the target and rename at the end: a failed publish never leaves a torn archive.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var temp = Path + ".partial-" + Environment.ProcessId;
         try
         {
@@ -26,6 +27,7 @@ public sealed class ArchiveSink(string path) : IImageSink
                 await OciArchiveWriter.WriteAsync(output, images, cancellationToken).ConfigureAwait(false);
             }
             File.Move(temp, Path, overwrite: true);
+            return ShipReport.AllWritten(images, clock.Elapsed);
         }
         finally
         {

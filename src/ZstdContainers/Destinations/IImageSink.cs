@@ -22,9 +22,10 @@ public interface IImageSink
 
     /// <summary>
     /// Ships the set: images and, for several platforms, the index that ties them. Nothing is
-    /// named (tagged) before every blob it needs is in place.
+    /// named (tagged) before every blob it needs is in place. Returns what happened to each blob
+    /// (uploaded, already there, mounted, reused, written), for the publish report.
     /// </summary>
-    Task ShipAsync(ImageSet images, CancellationToken cancellationToken);
+    Task<ShipReport> ShipAsync(ImageSet images, CancellationToken cancellationToken);
 }
 
 /// <summary>Picks the sink the way the SDK decides where an image goes.</summary>

@@ -14,10 +14,12 @@ public sealed class LocalDaemonSink(string? localRegistry, IReadOnlyDictionary<s
     {
     }
 
-    public async Task ShipAsync(ImageSet images, CancellationToken cancellationToken)
+    public async Task<ShipReport> ShipAsync(ImageSet images, CancellationToken cancellationToken)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var loaded = await new LocalDaemonLoader(runner: null, log, environment)
             .LoadAsync(images, localRegistry, cancellationToken).ConfigureAwait(false);
         log.Detail($"Loaded into {loaded.Runtime.DisplayName}: {string.Join(", ", loaded.ImageNames)}");
+        return ShipReport.AllWritten(images, clock.Elapsed);
     }
 }

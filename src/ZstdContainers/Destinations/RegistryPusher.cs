@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
 
@@ -6,8 +7,11 @@ namespace ZstdContainers.Destinations;
 /// <summary>How many of an image's blobs (layers and config) had to be uploaded, and their bytes.</summary>
 public readonly record struct UploadTally(int UploadedBlobs, int TotalBlobs, long UploadedBytes)
 {
-    public static UploadTally operator +(UploadTally a, UploadTally b) =>
-        new(a.UploadedBlobs + b.UploadedBlobs, a.TotalBlobs + b.TotalBlobs, a.UploadedBytes + b.UploadedBytes);
+    public static UploadTally Of(IEnumerable<BlobShipment> shipments)
+    {
+        var list = shipments as IReadOnlyCollection<BlobShipment> ?? [.. shipments];
+        return new(list.Count(b => b.Transfer == BlobTransfer.Uploaded), list.Count, list.Sum(b => b.SentBytes));
+    }
 }
 
 /// <summary>
@@ -19,38 +23,38 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
 {
     private const int MaxParallelBlobs = 3;
 
-    /// <summary>Ships every blob of the image; returns what was actually uploaded.</summary>
-    public async Task<UploadTally> PushBlobsAsync(BuiltImage image, CancellationToken cancellationToken)
+    /// <summary>
+    /// Ships every blob of the image; returns what happened to each (its layers in order, then
+    /// the config).
+    /// </summary>
+    public async Task<IReadOnlyList<BlobShipment>> PushBlobsAsync(BuiltImage image, CancellationToken cancellationToken)
     {
-        long uploaded = 0;
-        var uploadedBlobs = 0;
         using var gate = new SemaphoreSlim(MaxParallelBlobs);
         var pushes = image.Layers.Select(async layer =>
         {
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var sent = await PushLayerAsync(layer, cancellationToken).ConfigureAwait(false);
-                if (sent > 0)
-                {
-                    Interlocked.Add(ref uploaded, sent);
-                    Interlocked.Increment(ref uploadedBlobs);
-                }
+                var clock = Stopwatch.StartNew();
+                var transfer = await PushLayerAsync(layer, cancellationToken).ConfigureAwait(false);
+                return new BlobShipment(layer.Descriptor.Digest, layer.Descriptor.Size, transfer, clock.Elapsed);
             }
             finally
             {
                 gate.Release();
             }
-        });
-        await Task.WhenAll(pushes).ConfigureAwait(false);
+        }).ToList();
+        var shipped = new List<BlobShipment>(await Task.WhenAll(pushes).ConfigureAwait(false));
 
+        var configClock = Stopwatch.StartNew();
+        var configTransfer = BlobTransfer.AlreadyPresent;
         if (!await registry.BlobExistsAsync(repository, image.ConfigDigest, cancellationToken).ConfigureAwait(false))
         {
             await registry.UploadBlobAsync(repository, image.ConfigDigest, image.Config.Length, () => new MemoryStream(image.Config, writable: false), cancellationToken).ConfigureAwait(false);
-            uploaded += image.Config.Length;
-            uploadedBlobs++;
+            configTransfer = BlobTransfer.Uploaded;
         }
-        return new UploadTally(uploadedBlobs, image.Layers.Count + 1, uploaded);
+        shipped.Add(new BlobShipment(image.ConfigDigest, image.Config.Length, configTransfer, configClock.Elapsed));
+        return shipped;
     }
 
     /// <summary>The last step: the manifest (or index) under every tag.</summary>
@@ -62,20 +66,20 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
         }
     }
 
-    private async Task<long> PushLayerAsync(ImageLayer layer, CancellationToken cancellationToken)
+    private async Task<BlobTransfer> PushLayerAsync(ImageLayer layer, CancellationToken cancellationToken)
     {
         var digest = layer.Descriptor.Digest;
         if (await registry.BlobExistsAsync(repository, digest, cancellationToken).ConfigureAwait(false))
         {
             log.Detail($"{digest}: already in {registry.Registry}/{repository}, not uploaded");
-            return 0;
+            return BlobTransfer.AlreadyPresent;
         }
         if (layer.SourceRepository is { } from
             && string.Equals(from.Registry, registry.Registry, StringComparison.OrdinalIgnoreCase)
             && await registry.TryMountBlobAsync(repository, digest, from.Repository, cancellationToken).ConfigureAwait(false))
         {
             log.Detail($"{digest}: mounted from {from.Repository}");
-            return 0;
+            return BlobTransfer.Mounted;
         }
 
         // A blob that lives elsewhere (a reused base layer on another registry) is staged on disk
@@ -106,7 +110,7 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
                 () => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan),
                 cancellationToken).ConfigureAwait(false);
             log.Detail($"{digest}: uploaded {layer.Descriptor.Size} bytes");
-            return layer.Descriptor.Size;
+            return BlobTransfer.Uploaded;
         }
         finally
         {

@@ -19,19 +19,21 @@ public sealed class RegistrySink(string registry, RegistryClientOptions options,
     {
     }
 
-    public async Task ShipAsync(ImageSet images, CancellationToken cancellationToken)
+    public async Task<ShipReport> ShipAsync(ImageSet images, CancellationToken cancellationToken)
     {
         using var client = new RegistryClient(Registry, RegistryAccess.Push, options);
         var pusher = new RegistryPusher(client, images.Repository, log);
-        var tally = default(UploadTally);
+        var shipped = new List<BlobShipment>();
         foreach (var image in images.Images)
         {
-            tally += await pusher.PushBlobsAsync(image, cancellationToken).ConfigureAwait(false);
+            shipped.AddRange(await pusher.PushBlobsAsync(image, cancellationToken).ConfigureAwait(false));
         }
+        var tally = UploadTally.Of(shipped);
         log.Info($"  uploaded {tally.UploadedBlobs} of {tally.TotalBlobs} blobs ({Sizes.Format(tally.UploadedBytes)}) to {Registry}/{images.Repository}; {tally.TotalBlobs - tally.UploadedBlobs} were there already");
         var (manifest, mediaType) = images.Index is { } index
             ? (index.Content, index.MediaType)
             : (images.Images.Single().Manifest, images.Images.Single().ManifestMediaType);
         await pusher.PushManifestAsync(manifest, mediaType, images.DistinctTags(), cancellationToken).ConfigureAwait(false);
+        return new ShipReport(shipped);
     }
 }

@@ -21,9 +21,11 @@ public sealed class RegistryPusherTests
         _fake.AddBlob("r", "already there"u8.ToArray());
         using var client = Client();
 
-        var tally = await new RegistryPusher(client, "r", _log).PushBlobsAsync(image, CancellationToken.None);
+        var shipped = await new RegistryPusher(client, "r", _log).PushBlobsAsync(image, CancellationToken.None);
 
-        Assert.Equal(new UploadTally(2, 3, "new layer".Length + image.Config.Length), tally);
+        Assert.Equal(new UploadTally(2, 3, "new layer".Length + image.Config.Length), UploadTally.Of(shipped));
+        Assert.Equal([BlobTransfer.AlreadyPresent, BlobTransfer.Uploaded, BlobTransfer.Uploaded], shipped.Select(b => b.Transfer));
+        Assert.Equal([have.Descriptor.Digest, lacks.Descriptor.Digest, image.ConfigDigest], shipped.Select(b => b.Digest));
         Assert.Equal(0, ((BytesBlobSource)have.Source).Opened);
         Assert.True(_fake.HasBlob("r", image.ConfigDigest));
         Assert.Equal("new layer"u8.ToArray(), _fake.GetBlob("r", lacks.Descriptor.Digest));
@@ -41,9 +43,10 @@ public sealed class RegistryPusherTests
         };
         using var client = Client();
 
-        var tally = await new RegistryPusher(client, "r", _log).PushBlobsAsync(TestImages.Image(TestImages.Amd64, [layer]), CancellationToken.None);
+        var shipped = await new RegistryPusher(client, "r", _log).PushBlobsAsync(TestImages.Image(TestImages.Amd64, [layer]), CancellationToken.None);
 
-        Assert.Equal(1, tally.UploadedBlobs); // the config only
+        Assert.Equal(1, UploadTally.Of(shipped).UploadedBlobs); // the config only
+        Assert.Equal(BlobTransfer.Mounted, shipped[0].Transfer);
         Assert.Equal(0, source.Opened);
         Assert.True(_fake.HasBlob("r", Digest.Of(bytes)));
         Assert.Contains(_fake.Requests, r => r.Method == "POST" && r.Uri.Query.Contains("from=dotnet%2Faspnet", StringComparison.Ordinal));
