@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
+using ZstdContainers.Layers;
 using ZstdContainers.Oci;
 
 namespace ZstdContainers.Destinations;
@@ -15,7 +16,7 @@ namespace ZstdContainers.Destinations;
 /// otherwise only does by seeking back in the archive (impossible on a pipe). Only the reads of
 /// <see cref="Length"/> and <see cref="Position"/> that TarWriter makes are supported; seeking is not.
 /// </remarks>
-internal sealed class VerifyingBlobStream : Stream
+internal sealed class VerifyingBlobStream : ForwardOnlyStream
 {
     private const int CopyBufferSize = 1 << 20;
 
@@ -38,7 +39,6 @@ internal sealed class VerifyingBlobStream : Stream
 
     public override bool CanRead => true;
     public override bool CanSeek => true;
-    public override bool CanWrite => false;
     public override long Length => _expectedSize;
 
     public override long Position
@@ -47,16 +47,11 @@ internal sealed class VerifyingBlobStream : Stream
         set => throw new NotSupportedException();
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         var n = _inner.Read(buffer);
         return Account(buffer[..n]);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -118,11 +113,6 @@ internal sealed class VerifyingBlobStream : Stream
     private ZstdContainersException Mismatch(string detail) => new(
         ErrorCodes.ArchiveBlobMismatch,
         $"The {_what} is not the blob its manifest describes: {detail}. The blob changed or was damaged after the image was built (for example a cached or temporary file was modified or truncated); build the image again, and if it keeps happening clear the ZstdContainers cache.");
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override void Flush() { }
 
     protected override void Dispose(bool disposing)
     {

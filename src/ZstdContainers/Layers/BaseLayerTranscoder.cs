@@ -38,25 +38,13 @@ public static class BaseLayerTranscoder
     /// I/O errors of the source stream itself (a dropped connection) are not wrapped, so the caller
     /// can retry the download.
     /// </exception>
-    public static Task<LayerBlob> TranscodeAsync(
+    public static async Task<LayerBlob> TranscodeAsync(
         Stream source,
         LayerCompression sourceCompression,
         Digest sourceDigest,
         Digest expectedDiffId,
         string blobPath,
         ZstdSettings settings,
-        CancellationToken ct) =>
-        TranscodeAsync(source, sourceCompression, sourceDigest, expectedDiffId, blobPath, settings, overlap: true, ct);
-
-    /// <param name="overlap">False runs decompression and encoding in turns on one task (for measurements).</param>
-    internal static async Task<LayerBlob> TranscodeAsync(
-        Stream source,
-        LayerCompression sourceCompression,
-        Digest sourceDigest,
-        Digest expectedDiffId,
-        string blobPath,
-        ZstdSettings settings,
-        bool overlap,
         CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -84,7 +72,7 @@ public static class BaseLayerTranscoder
                 {
                     var decoder = new TarSource(gunzip ?? (Stream)hashed, hashed, sourceDigest, sourceCompression);
                     blob = await ZstdBlobWriter.WriteAsync(
-                        (tar, token) => overlap ? PumpOverlappedAsync(decoder, tar, token) : PumpAsync(decoder, tar, token),
+                        (tar, token) => PumpOverlappedAsync(decoder, tar, token),
                         blobPath,
                         settings,
                         ct).ConfigureAwait(false);
@@ -221,24 +209,6 @@ public static class BaseLayerTranscoder
         finally
         {
             queue.TryComplete();
-        }
-    }
-
-    // Decompress a chunk, encode it, repeat: the baseline the overlapped pump is measured against.
-    private static async Task PumpAsync(TarSource source, Stream tar, CancellationToken ct)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        try
-        {
-            int count;
-            while ((count = await source.ReadChunkAsync(buffer.AsMemory(0, ChunkSize), ct).ConfigureAwait(false)) > 0)
-            {
-                await tar.WriteAsync(buffer.AsMemory(0, count), ct).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -7,7 +7,7 @@ namespace ZstdContainers.Layers;
 /// A read-only pass-through that hashes and counts what is read from the inner stream, so a
 /// blob's digest can be checked in the same pass that consumes it.
 /// </summary>
-public sealed class HashingReadStream : Stream
+public sealed class HashingReadStream : ForwardOnlyStream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
@@ -26,12 +26,7 @@ public sealed class HashingReadStream : Stream
     public Digest Digest => _digest ??= Digest.FromHash(_hash.GetHashAndReset());
 
     public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -39,9 +34,6 @@ public sealed class HashingReadStream : Stream
         Append(buffer[..n]);
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -59,11 +51,6 @@ public sealed class HashingReadStream : Stream
         _hash.AppendData(data);
         BytesRead += data.Length;
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

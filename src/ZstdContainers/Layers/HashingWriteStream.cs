@@ -7,7 +7,7 @@ namespace ZstdContainers.Layers;
 /// A write-only pass-through that hashes and counts what flows to the inner stream, so digests
 /// and sizes are known the moment the last byte is written — no second read of the blob.
 /// </summary>
-public sealed class HashingWriteStream : Stream
+public sealed class HashingWriteStream : ForwardOnlyStream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
@@ -28,13 +28,9 @@ public sealed class HashingWriteStream : Stream
     /// <summary>The sha256 of everything written; call once writing is done.</summary>
     public Digest Digest => _digest ??= Digest.FromHash(_hash.GetHashAndReset());
 
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
     public override bool CanWrite => true;
     public override long Length => BytesWritten;
     public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
@@ -42,9 +38,6 @@ public sealed class HashingWriteStream : Stream
         BytesWritten += buffer.Length;
         _inner.Write(buffer);
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -63,9 +56,6 @@ public sealed class HashingWriteStream : Stream
 
     public override Task FlushAsync(CancellationToken cancellationToken) =>
         _forwardFlush ? _inner.FlushAsync(cancellationToken) : Task.CompletedTask;
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
