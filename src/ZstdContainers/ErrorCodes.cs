@@ -56,4 +56,5 @@ public static class ErrorCodes
     // 5xxx: cache and I/O
     public const string CacheUnusable = "ZSTDC5001";
     public const string CacheEntryCorrupt = "ZSTDC5002"; // a warning: the entry is deleted and rebuilt
+    public const string CacheNotPrivate = "ZSTDC5003"; // the cache folder belongs to another user or others can write it
 }

@@ -48,6 +48,7 @@ public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache,
             case LayerCompression.Gzip or LayerCompression.None:
                 var cached = await cache.GetOrAddTranscodedAsync(
                     digest,
+                    diffId,
                     settings.Level,
                     settings.FormatName,
                     async (blobPath, ct) =>

@@ -21,7 +21,7 @@ public sealed partial class LayerCache
         }
         catch
         {
-            TryDelete(temp);
+            BlobFile.TryDelete(temp);
             throw;
         }
         return await PublishBlobAsync(temp, blobPath, blob, ct).ConfigureAwait(false)

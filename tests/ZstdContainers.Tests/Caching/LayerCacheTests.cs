@@ -38,7 +38,7 @@ public sealed class LayerCacheTests : IDisposable
     }
 
     private Task<CachedLayer> Get(LayerCache cache, int level = 3) =>
-        cache.GetOrAddTranscodedAsync(_source, level, Create, CancellationToken.None);
+        cache.GetOrAddTranscodedAsync(_source, Digest.Of(_tar), level, Create, CancellationToken.None);
 
     private void AssertValid(CachedLayer layer)
     {
@@ -70,10 +70,10 @@ public sealed class LayerCacheTests : IDisposable
             new MemoryStream(gzip), LayerCompression.Gzip, source, Digest.Of(tar), path, settings, ct);
         var chunkedSettings = new ZstdSettings(3, 2) { Chunked = true };
 
-        var plain = await cache.GetOrAddTranscodedAsync(source, 3, Creator(new ZstdSettings(3, 2)), CancellationToken.None);
-        var chunked = await cache.GetOrAddTranscodedAsync(source, 3, chunkedSettings.FormatName, Creator(chunkedSettings), CancellationToken.None);
+        var plain = await cache.GetOrAddTranscodedAsync(source, Digest.Of(tar), 3, Creator(new ZstdSettings(3, 2)), CancellationToken.None);
+        var chunked = await cache.GetOrAddTranscodedAsync(source, Digest.Of(tar), 3, chunkedSettings.FormatName, Creator(chunkedSettings), CancellationToken.None);
         using var reopened = NewCache();
-        var hit = await reopened.GetOrAddTranscodedAsync(source, 3, chunkedSettings.FormatName, Creator(chunkedSettings), CancellationToken.None);
+        var hit = await reopened.GetOrAddTranscodedAsync(source, Digest.Of(tar), 3, chunkedSettings.FormatName, Creator(chunkedSettings), CancellationToken.None);
 
         Assert.False(chunked.FromCache);
         Assert.True(hit.FromCache);
@@ -82,7 +82,7 @@ public sealed class LayerCacheTests : IDisposable
         Assert.Equal(chunked.Blob.Digest, hit.Blob.Digest);
         Assert.NotNull(hit.Blob.Descriptor.Annotations);
         Assert.Equal(chunked.Blob.Descriptor.Annotations, hit.Blob.Descriptor.Annotations);
-        Assert.True((await reopened.GetOrAddTranscodedAsync(source, 3, Creator(new ZstdSettings(3, 2)), CancellationToken.None)).FromCache);
+        Assert.True((await reopened.GetOrAddTranscodedAsync(source, Digest.Of(tar), 3, Creator(new ZstdSettings(3, 2)), CancellationToken.None)).FromCache);
     }
 
     [Fact]
@@ -261,6 +261,7 @@ public sealed class LayerCacheTests : IDisposable
 
         await Assert.ThrowsAsync<ZstdContainersException>(() => cache.GetOrAddTranscodedAsync(
             _source,
+            Digest.Of([1, 2, 3]),
             3,
             (path, ct) => BaseLayerTranscoder.TranscodeAsync(
                 new MemoryStream(_gzip), LayerCompression.Gzip, _source, Digest.Of([1, 2, 3]), path, new ZstdSettings(), ct),
@@ -278,7 +279,7 @@ public sealed class LayerCacheTests : IDisposable
         using var cache = NewCache();
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => cache.GetOrAddTranscodedAsync(
-            _source, 3, (_, ct) => Create(Path.Combine(_root, "elsewhere"), ct), CancellationToken.None));
+            _source, Digest.Of(_tar), 3, (_, ct) => Create(Path.Combine(_root, "elsewhere"), ct), CancellationToken.None));
     }
 
     [Fact]
@@ -332,10 +333,10 @@ public sealed class LayerCacheTests : IDisposable
             fallback = cache.Directory;
             Assert.StartsWith(Path.GetTempPath(), fallback);
 
-            var layer = await cache.GetOrAddTranscodedAsync(_source, 3, Create, CancellationToken.None);
+            var layer = await cache.GetOrAddTranscodedAsync(_source, Digest.Of(_tar), 3, Create, CancellationToken.None);
             AssertValid(layer);
             Assert.StartsWith(fallback, layer.Blob.FilePath);
-            Assert.True((await cache.GetOrAddTranscodedAsync(_source, 3, Create, CancellationToken.None)).FromCache);
+            Assert.True((await cache.GetOrAddTranscodedAsync(_source, Digest.Of(_tar), 3, Create, CancellationToken.None)).FromCache);
         }
         Assert.False(Directory.Exists(fallback));
     }
@@ -430,12 +431,130 @@ public sealed class LayerCacheTests : IDisposable
     }
 
     [Fact]
-    public void Default_directory_without_any_variable_is_still_a_path()
+    public void Default_directory_is_never_a_fixed_name_under_the_temp_folder()
     {
+        // Anyone can create /tmp/zstdcontainers-<user> first and fill it; without a home there is
+        // no default folder, and the cache is a private one for the build.
         var dir = LayerCache.DefaultDirectory(new Dictionary<string, string?>());
 
-        Assert.True(Path.IsPathRooted(dir));
-        Assert.EndsWith("zstdcontainers", dir, StringComparison.Ordinal);
+        Assert.True(dir is null || !dir.StartsWith(Path.GetTempPath(), StringComparison.Ordinal), dir);
+    }
+
+    [Fact]
+    public async Task Without_a_folder_the_cache_is_private_unpredictable_and_gone_after_the_build()
+    {
+        string first;
+        using (var cache = new LayerCache(null, _log))
+        using (var second = new LayerCache(null, _log))
+        {
+            first = cache.Directory;
+            Assert.True(cache.IsTemporary);
+            Assert.NotEqual(first, second.Directory);
+            Assert.DoesNotContain(Environment.UserName, Path.GetFileName(first), StringComparison.Ordinal);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(OwnerOnly, File.GetUnixFileMode(first));
+            }
+            AssertValid(await cache.GetOrAddTranscodedAsync(_source, Digest.Of(_tar), 3, Create, CancellationToken.None));
+        }
+        Assert.False(Directory.Exists(first));
+        Assert.Empty(_log.Warnings);
+    }
+
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    // Someone who can write the folder puts a record that names the right diff_id next to a blob of
+    // their choosing (its own digest is consistent, so the sha256 check alone passes).
+    private async Task<Digest> PoisonAsync()
+    {
+        var evilTar = LayerTestData.Text(10_000, seed: 99);
+        var evil = await BaseLayerTranscoder.TranscodeAsync(
+            new MemoryStream(LayerTestData.Gzip(evilTar)), LayerCompression.Gzip, Digest.Of(LayerTestData.Gzip(evilTar)), Digest.Of(evilTar),
+            Path.Combine(_root, "evil.zst"), new ZstdSettings(3, 2), CancellationToken.None);
+        Directory.CreateDirectory(Path.Combine(V1, "blobs", "sha256"));
+        Directory.CreateDirectory(Path.Combine(V1, "transcoded"));
+        File.Copy(evil.FilePath, Path.Combine(V1, "blobs", "sha256", evil.Digest.Hex));
+        File.WriteAllText(RecordPath(), $$"""
+            {"sourceDigest":"{{_source}}","level":3,"digest":"{{evil.Digest}}","size":{{evil.Size}},"diffId":"{{Digest.Of(_tar)}}","tarSize":{{_tar.Length}},"mediaType":"{{MediaTypes.OciLayerZstd}}"}
+            """);
+        return evil.Digest;
+    }
+
+    [Fact]
+    public async Task A_folder_other_users_can_write_is_refused_so_nothing_planted_there_is_used()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        await PoisonAsync();
+        File.SetUnixFileMode(CacheDir, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+
+        var e = Assert.Throws<ZstdContainersException>(() => NewCache());
+
+        Assert.Equal(ErrorCodes.CacheNotPrivate, e.Code);
+        Assert.Contains(CacheDir, e.Message);
+        Assert.Contains("other users can write", e.Message);
+        Assert.Equal(0, _creates);
+    }
+
+    [Fact]
+    public async Task A_folder_owned_by_another_user_is_refused()
+    {
+        if (OperatingSystem.IsWindows() || Environment.UserName != "root")
+        {
+            return; // only root can give a folder away; the test above covers non-root runs
+        }
+        await PoisonAsync();
+        File.SetUnixFileMode(CacheDir, OwnerOnly);
+        Assert.Equal(0, Chown(CacheDir, 65534, 65534));
+
+        var e = Assert.Throws<ZstdContainersException>(() => NewCache());
+
+        Assert.Equal(ErrorCodes.CacheNotPrivate, e.Code);
+        Assert.Contains("uid 65534", e.Message);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
+    private static extern int Chown(string path, int owner, int group);
+
+    [Fact]
+    public async Task A_folder_of_ours_others_can_only_read_is_closed_to_them_and_a_new_one_is_private()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        using (NewCache())
+        {
+        }
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(CacheDir));
+        File.SetUnixFileMode(CacheDir, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+
+        using var cache = NewCache();
+
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(CacheDir));
+        AssertValid(await Get(cache));
+    }
+
+    [Fact]
+    public async Task A_record_whose_diff_id_is_not_the_configs_is_not_used()
+    {
+        using (var cache = NewCache())
+        {
+            await Get(cache);
+        }
+        using var again = NewCache();
+
+        var other = LayerTestData.Text(100, seed: 5);
+        var e = await Assert.ThrowsAsync<ZstdContainersException>(() => again.GetOrAddTranscodedAsync(_source, Digest.Of(other), 3, Create, CancellationToken.None));
+
+        // Not a hit: the entry was treated as damaged, the layer transcoded again, and the mismatch
+        // between the layer and the diff_id asked for is an error, not a record.
+        Assert.Equal(ErrorCodes.BaseLayerDiffIdMismatch, e.Code);
+        Assert.Equal(2, _creates);
+        Assert.False(File.Exists(RecordPath()));
     }
 
     private sealed class RecordingLog : IBuildLog
