@@ -6,9 +6,10 @@ namespace ZstdContainers.Layers;
 /// System.Formats.Tar names PAX extended headers "PaxHeaders.&lt;process id&gt;/…", which makes the
 /// same folder give a different tar (and diff_id) in every build. This write-through stream
 /// follows the tar block structure and rewrites that name to "PaxHeaders.0/…", fixing the header
-/// checksum, so the layer depends only on its content.
+/// checksum, so the layer depends only on its content. Async writes take the sync path (the
+/// base's default): tar writing is CPU-bound against a pipe of in-memory streams.
 /// </summary>
-internal sealed class PaxHeaderNameNormalizer : Stream
+internal sealed class PaxHeaderNameNormalizer : ForwardOnlyStream
 {
     private const int BlockSize = 512;
     private static readonly byte[] Marker = Encoding.ASCII.GetBytes("PaxHeaders.");
@@ -20,13 +21,7 @@ internal sealed class PaxHeaderNameNormalizer : Stream
 
     public PaxHeaderNameNormalizer(Stream inner) => _inner = inner;
 
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
     public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
@@ -53,17 +48,6 @@ internal sealed class PaxHeaderNameNormalizer : Stream
             }
         }
     }
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        // Tar writing is CPU-bound against a pipe of in-memory streams; the sync path is the fast one.
-        cancellationToken.ThrowIfCancellationRequested();
-        Write(buffer.Span);
-        return ValueTask.CompletedTask;
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     private void ProcessHeader()
     {
@@ -149,7 +133,4 @@ internal sealed class PaxHeaderNameNormalizer : Stream
 
     public override void Flush() => _inner.Flush();
     public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -14,9 +14,10 @@ namespace ZstdContainers.Layers.ZstdChunked;
 /// <remarks>
 /// It follows the tar block structure itself rather than reading entries with a tar library:
 /// only then is every byte, whatever wrote the tar (System.Formats.Tar, GNU tar, BuildKit), kept
-/// exactly where it was.
+/// exactly where it was. Async writes take the sync path (the base's default): parsing and
+/// hashing are CPU work on the caller's thread; the compression runs on workers.
 /// </remarks>
-internal sealed class ChunkedTarStream : Stream
+internal sealed class ChunkedTarStream : ForwardOnlyStream
 {
     private const int BlockSize = TarHeaderFields.BlockSize;
     private const int MaxExtensionSize = 1 << 20;
@@ -300,28 +301,7 @@ internal sealed class ChunkedTarStream : Stream
         ErrorCodes.LayerNotChunkable,
         $"{problem} Such a layer cannot be written as zstd:chunked; publish this image with plain zstd layers instead.");
 
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        // Parsing and hashing are CPU work on the caller's thread; the compression runs on workers.
-        cancellationToken.ThrowIfCancellationRequested();
-        Write(buffer.Span);
-        return ValueTask.CompletedTask;
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
     public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
