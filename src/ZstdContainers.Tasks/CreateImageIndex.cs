@@ -11,7 +11,7 @@ namespace ZstdContainers.Tasks;
 /// multi-RID publish (ContainerRuntimeIdentifiers) ties its per-RID zstd images into an OCI image
 /// index. Same parameters and outputs as the SDK's task; the work is done by <see cref="ImageIndexPublisher"/>.
 /// </summary>
-public sealed class CreateImageIndex : CoreTask
+public sealed partial class CreateImageIndex : CoreTask
 {
     public string BaseRegistry { get; set; } = string.Empty;
     [Required] public string BaseImageName { get; set; } = string.Empty;
@@ -29,6 +29,8 @@ public sealed class CreateImageIndex : CoreTask
 
     protected override async System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
+        ContractInputs.CheckBaseImageSource(BaseImageSource);
+        ContractInputs.CheckLocalRegistry(LocalRegistry, OutputRegistry, ArchiveOutputPath);
         var request = new ImageIndexRequest
         {
             Images = [.. GeneratedContainers.Select(item => new GeneratedImage(
@@ -40,7 +42,8 @@ public sealed class CreateImageIndex : CoreTask
             ArchiveOutputPath = ArchiveOutputPath,
             LocalRegistry = LocalRegistry,
             Compression = SettingsHandOff.Find(BuildEngine, Repository, log),
-            SourceDateEpoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"),
+            SourceDateEpoch = ContractInputs.SourceDateEpoch(SourceDateEpoch),
+            IndexAnnotations = ContractInputs.Annotations(Annotations, ContractInputs.AnnotationScope.Index),
         };
         var options = new RegistryClientOptions { Log = log };
         var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);

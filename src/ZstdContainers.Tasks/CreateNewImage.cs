@@ -14,7 +14,7 @@ namespace ZstdContainers.Tasks;
 /// outputs, so the SDK's targets — and every Container* property they read — work unchanged.
 /// The work itself is done by <see cref="ContainerImagePublisher"/>.
 /// </summary>
-public sealed class CreateNewImage : CoreTask
+public sealed partial class CreateNewImage : CoreTask
 {
     // ---- The SDK's CreateNewImage parameters (same names, same types). ----
     public string BaseRegistry { get; set; } = string.Empty;
@@ -78,6 +78,7 @@ public sealed class CreateNewImage : CoreTask
     private ImageRequest BuildRequest(IBuildLog log)
     {
         var settings = SettingsHandOff.Find(BuildEngine, Repository, log);
+        ContractInputs.CheckLocalRegistry(LocalRegistry, OutputRegistry, ArchiveOutputPath);
         return new ImageRequest
         {
             BaseImage = new ImageReference(
@@ -105,9 +106,11 @@ public sealed class CreateNewImage : CoreTask
             ContainerUser = ContainerUser,
             GenerateLabels = GenerateLabels,
             GenerateDigestLabel = GenerateDigestLabel,
+            GenerateCreatedLabels = GenerateCreatedLabels,
+            ManifestAnnotations = ContractInputs.Annotations(Annotations, ContractInputs.AnnotationScope.Manifest),
             SkipPublishing = SkipPublishing,
             Compression = settings with { UseZstd = true },
-            SourceDateEpoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"),
+            SourceDateEpoch = ContractInputs.SourceDateEpoch(SourceDateEpoch),
         };
     }
 

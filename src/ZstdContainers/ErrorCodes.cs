@@ -28,6 +28,11 @@ public static class ErrorCodes
     public const string PublishFileNameNotUtf8 = "ZSTDC1023";
     public const string PublishSpecialFileSkipped = "ZSTDC1024"; // a warning: a FIFO, socket or device file is not put in the layer
 
+    // 1030-1049: the SDK's task contract (issue 10)
+    public const string InvalidAnnotationScope = "ZSTDC1030";
+    public const string UnsupportedLocalRegistry = "ZSTDC1031"; // Wslc, MacOSContainer
+    public const string UnsupportedBaseImageSource = "ZSTDC1032";
+
     // 2xxx: base image
     public const string BaseImageNotFound = "ZSTDC2001";
     public const string PlatformNotInBaseImage = "ZSTDC2002";

@@ -40,7 +40,7 @@ public static partial class ContainerConfigComposer
         {
             inner["ExposedPorts"] = new JsonObject(ports.Select(p => KeyValuePair.Create<string, JsonNode?>(p, new JsonObject())));
         }
-        var labels = ComposeLabels(baseInner, request, baseManifestDigest);
+        var labels = ComposeLabels(baseInner, request, baseManifestDigest, created);
         if (labels.Count > 0)
         {
             inner["Labels"] = new JsonObject(labels.Select(l => KeyValuePair.Create<string, JsonNode?>(l.Key, JsonValue.Create(l.Value))));
@@ -170,10 +170,13 @@ public static partial class ContainerConfigComposer
     }
 
     /// <summary>
-    /// Base labels, then the project's (only when ContainerGenerateLabels is on, as in the SDK),
-    /// then the base digest label.
+    /// Base labels, then the project's (only when label generation is on, as in the SDK), then the
+    /// base digest label. The creation labels carry the image's creation time: generated here when
+    /// asked (the .NET 11 contract), and pinned to it when SOURCE_DATE_EPOCH is set even if the
+    /// caller passed a build-time value (SDK 10's targets do), so the epoch alone makes the image
+    /// reproducible.
     /// </summary>
-    private static OrderedDictionary<string, string> ComposeLabels(JsonObject baseInner, ImageRequest request, Digest baseManifestDigest)
+    private static OrderedDictionary<string, string> ComposeLabels(JsonObject baseInner, ImageRequest request, Digest baseManifestDigest, DateTimeOffset created)
     {
         var labels = new OrderedDictionary<string, string>(StringComparer.Ordinal);
         if (baseInner["Labels"] is JsonObject baseLabels)
@@ -188,9 +191,18 @@ public static partial class ContainerConfigComposer
         }
         if (request.GenerateLabels)
         {
+            var createdText = FormatTime(created);
+            if (request.GenerateCreatedLabels)
+            {
+                foreach (var name in ImageAnnotations.CreatedLabelNames)
+                {
+                    labels[name] = createdText;
+                }
+            }
+            var pinCreated = !string.IsNullOrWhiteSpace(request.SourceDateEpoch);
             foreach (var (key, value) in request.Labels)
             {
-                labels[key] = value;
+                labels[key] = pinCreated && ImageAnnotations.CreatedLabelNames.Contains(key) ? createdText : value;
             }
             if (request.GenerateDigestLabel)
             {

@@ -54,7 +54,8 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                 appBlob = await cache.StoreBlobAsync(appBlob, cancellationToken).ConfigureAwait(false);
             }
             var appLayer = new ImageLayer(appBlob.Descriptor, appBlob.DiffId, new FileBlobSource(appBlob.FilePath));
-            var image = ImageAssembler.Assemble(config, [.. baseLayers.Select(l => l.Layer), appLayer], baseImage.Platform);
+            var annotations = ImageAnnotations.Resolve(request.ManifestAnnotations, created, baseImage.ManifestDigest);
+            var image = ImageAssembler.Assemble(config, [.. baseLayers.Select(l => l.Layer), appLayer], baseImage.Platform, annotations);
 
             var shipped = ShipReport.Empty;
             if (!request.SkipPublishing)

@@ -24,10 +24,13 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
         sink.CheckWritable();
 
         var manifests = request.Images.Select(ReadImage).ToList();
+        var timestamp = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch).Timestamp;
+        var created = string.IsNullOrWhiteSpace(request.SourceDateEpoch) ? DateTimeOffset.UtcNow : timestamp;
         var index = new ImageIndex
         {
             MediaType = MediaTypes.OciIndex,
             Manifests = [.. manifests.Select(m => m.Descriptor)],
+            Annotations = ImageAnnotations.Resolve(request.IndexAnnotations, created, baseManifestDigest: null),
         };
         var indexBytes = OciJson.Serialize(index);
         var indexBlob = new IndexBlob(indexBytes, Digest.Of(indexBytes), MediaTypes.OciIndex);
@@ -40,7 +43,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
             Index = indexBlob,
             Repository = request.Repository,
             Tags = request.Tags,
-            Timestamp = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch).Timestamp,
+            Timestamp = timestamp,
         };
         await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
         log.Summary($"{sink.Verb} image index {sink.Describe(request.Repository, request.Tags)} ({indexBlob.Digest}): {string.Join(", ", manifests.Select(m => m.Descriptor.Platform))}.");

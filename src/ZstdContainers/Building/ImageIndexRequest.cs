@@ -22,6 +22,9 @@ public sealed record ImageIndexRequest
 
     public string? LocalRegistry { get; init; }
 
+    /// <summary>Annotations for the image index (see <see cref="ImageAnnotations.Resolve"/>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> IndexAnnotations { get; init; } = [];
+
     public CompressionOptions Compression { get; init; } = new() { UseZstd = true };
 
     public string? SourceDateEpoch { get; init; }

@@ -54,6 +54,15 @@ public sealed record ImageRequest
 
     public bool GenerateDigestLabel { get; init; }
 
+    /// <summary>
+    /// Add the two creation labels (<see cref="ImageAnnotations.CreatedLabelNames"/>) with the
+    /// image's creation time; the .NET 11 targets leave them to the image step (SDK 10 passes them in Labels).
+    /// </summary>
+    public bool GenerateCreatedLabels { get; init; }
+
+    /// <summary>Annotations for the image manifest (see <see cref="ImageAnnotations.Resolve"/>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ManifestAnnotations { get; init; } = [];
+
     /// <summary>Build the image but do not ship it (a per-RID image of a multi-RID archive or daemon load).</summary>
     public bool SkipPublishing { get; init; }
 
