@@ -51,6 +51,11 @@ public static class ErrorCodes
     public const string RegistryTimeout = "ZSTDC3006";
     public const string CredentialHelperFailed = "ZSTDC3007";
     public const string UploadContentInvalid = "ZSTDC3008";
+    public const string InsecureSchemeDowngrade = "ZSTDC3009"; // an upload location or redirect from https to http
+    public const string UntrustedAuthChallenge = "ZSTDC3010"; // a 401 challenge from a host that is not the registry
+    public const string UnsafeTokenRealm = "ZSTDC3011"; // a token service that would get credentials in clear or on loopback
+    public const string BlobLargerThanDescriptor = "ZSTDC3012"; // a blob stream longer than its descriptor's size
+    public const string TagsPartiallyMoved = "ZSTDC3013"; // some tags moved before a later tag PUT failed
 
     // 4xxx: destinations
     public const string LocalDaemonUnavailable = "ZSTDC4001";

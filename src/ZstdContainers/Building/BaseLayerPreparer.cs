@@ -29,7 +29,7 @@ public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache,
     {
         var clock = Stopwatch.StartNew();
         var digest = descriptor.Digest;
-        var source = new RegistryBlobSource(registry, baseImage.Reference.Repository, digest);
+        var source = new RegistryBlobSource(registry, baseImage.Reference.Repository, digest, descriptor.Size);
         var compression = MediaTypes.LayerCompressionOf(descriptor.MediaType);
         log.Detail($"Base layer {descriptor.Digest} ({descriptor.MediaType}, {descriptor.Size} bytes): {compression}, recompress={recompress}");
 

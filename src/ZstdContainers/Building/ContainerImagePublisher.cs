@@ -26,7 +26,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var appLayerWriter = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, log: log);
         appLayerWriter.EnsureSourceExists();
 
-        using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccess.Pull, registryOptions);
+        using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccesses.ForBaseImage(request.BaseImage.Registry, request.OutputRegistry), registryOptions);
         var baseImage = await BaseImageResolver.ResolveAsync(baseRegistry, request.BaseImage, request.RuntimeIdentifier, cancellationToken).ConfigureAwait(false);
         log.Detail($"Base image {request.BaseImage} for {baseImage.Platform}: {baseImage.ManifestDigest}, {baseImage.Manifest.Layers.Count} layers");
 

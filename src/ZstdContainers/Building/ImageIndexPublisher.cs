@@ -35,7 +35,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
         var indexBytes = OciJson.Serialize(index);
         var indexBlob = new IndexBlob(indexBytes, Digest.Of(indexBytes), MediaTypes.OciIndex);
 
-        using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccess.Pull, registryOptions);
+        using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccesses.ForBaseImage(request.BaseImage.Registry, request.OutputRegistry), registryOptions);
         using var cache = new LayerCache(request.Compression.CacheDirectory ?? LayerCache.DefaultDirectory(registryOptions.Environment), log);
         var images = new ImageSet
         {
@@ -84,7 +84,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
             var digest = descriptor.Digest;
             IBlobSource source = cache.TryGetBlobPath(digest) is { } path
                 ? new FileBlobSource(path)
-                : new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest);
+                : new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest, descriptor.Size);
             return new ImageLayer(descriptor, parts.DiffIds[i], source, request.BaseImage);
         }).ToList();
         var configDigest = parts.Parsed.Config.Digest;

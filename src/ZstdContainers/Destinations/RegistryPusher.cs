@@ -57,14 +57,36 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
         return shipped;
     }
 
-    /// <summary>The last step: the manifest (or index) under every tag.</summary>
+    /// <summary>
+    /// The last step: the manifest (or index) under every tag, one PUT per tag in the order given (a registry has
+    /// no multi-tag transaction). A failure or cancellation after the first tag moved is ZSTDC3013, naming the
+    /// tags that moved and those that did not.
+    /// </summary>
     public async Task PushManifestAsync(byte[] manifest, string mediaType, IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
-        foreach (var tag in tags)
+        for (var i = 0; i < tags.Count; i++)
         {
-            await registry.PutManifestAsync(repository, tag, manifest, mediaType, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (i > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                await registry.PutManifestAsync(repository, tags[i], manifest, mediaType, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (i > 0 && ex is ZstdContainersException or OperationCanceledException)
+            {
+                var why = ex is ZstdContainersException coded ? $"{coded.Code}: {coded.Message}" : "the build was cancelled";
+                throw new ZstdContainersException(
+                    ErrorCodes.TagsPartiallyMoved,
+                    $"{registry.Registry}/{repository}: tags {Join(tags.Take(i))} now point to the new image, tags {Join(tags.Skip(i))} do not " +
+                    $"(tags are moved one at a time; {why}). Publish again to move the rest, or move them back by hand.",
+                    ex);
+            }
         }
     }
+
+    private static string Join(IEnumerable<string> tags) => string.Join(", ", tags.Select(t => "'" + t + "'"));
 
     private async Task<BlobTransfer> PushLayerAsync(ImageLayer layer, CancellationToken cancellationToken)
     {

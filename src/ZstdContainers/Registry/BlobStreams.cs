@@ -216,6 +216,7 @@ internal sealed class ResumableBlobStream : Stream
     private readonly RegistryClient _client;
     private readonly string _repository;
     private readonly Digest _digest;
+    private readonly long? _limit;
     private HttpResponseMessage? _response;
     private Stream? _body;
     private long? _length;
@@ -223,8 +224,9 @@ internal sealed class ResumableBlobStream : Stream
     private long _position;
     private int _failures;
 
-    public ResumableBlobStream(RegistryClient client, string repository, Digest digest, RegistryClient.OpenedBlob opened)
+    public ResumableBlobStream(RegistryClient client, string repository, Digest digest, long? limit, RegistryClient.OpenedBlob opened)
     {
+        _limit = limit;
         _client = client;
         _repository = repository;
         _digest = digest;
@@ -273,10 +275,16 @@ internal sealed class ResumableBlobStream : Stream
                     }
                     _skip -= skipped;
                 }
-                var read = await _body.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
+                // Never ask for more than one byte past the descriptor's size: that byte proves the registry lies.
+                var window = _limit is { } limit ? buffer[..(int)Math.Min(buffer.Length, limit - _position + 1)] : buffer;
+                var read = await _body.ReadAsync(window, stall.Token).ConfigureAwait(false);
                 if (read == 0 && _length is { } length && _position < length)
                 {
                     throw new TransferInterruptedException($"the blob ended after {_position} of {length} bytes");
+                }
+                if (_position + read > _limit)
+                {
+                    throw _client.BlobTooLarge(_repository, _digest, _limit.Value, $"went on past byte {_limit.Value}");
                 }
                 _position += read;
                 if (read > 0)
@@ -308,7 +316,7 @@ internal sealed class ResumableBlobStream : Stream
         _client.Log.Detail($"Registry '{_client.Registry}': download of {_digest} interrupted at byte {_position} ({reason}); resuming, retry {_failures} of {_client.MaxRetries}.");
         DisposeResponse();
         await _client.DelayAsync(_client.NextRetryDelay(_failures), cancellationToken).ConfigureAwait(false);
-        var opened = await _client.ExecuteAsync(attempt => _client.OpenBlobResponseAsync(_repository, _digest, _position, attempt), cancellationToken).ConfigureAwait(false);
+        var opened = await _client.ExecuteAsync(attempt => _client.OpenBlobResponseAsync(_repository, _digest, _position, _limit, attempt), cancellationToken).ConfigureAwait(false);
         _response = opened.Response;
         _length ??= opened.Length;
         _skip = opened.SkipBytes;

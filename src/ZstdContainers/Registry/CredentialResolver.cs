@@ -4,8 +4,9 @@ using System.Text.Json;
 namespace ZstdContainers.Registry;
 
 /// <summary>
-/// Finds the credential for a registry the way the SDK does: its environment variables first, then
-/// docker's config.json (credHelpers, auths, credsStore), then podman's auth files.
+/// Finds the credential for a registry the way the SDK does: the environment variables that apply to this access
+/// first, then docker's config.json (credHelpers, auths, credsStore), then podman's auth files, whose entries
+/// apply only to the registry they are keyed by.
 /// </summary>
 internal sealed class CredentialResolver
 {
@@ -35,11 +36,17 @@ internal sealed class CredentialResolver
         _helperTimeout = helperTimeout;
     }
 
-    /// <summary>The variable pairs for this access, in the order they are tried.</summary>
-    internal static IReadOnlyList<(string User, string Password, bool Shared)> EnvironmentPairs(RegistryAccess access) =>
-        access == RegistryAccess.Push
-            ? [(PushUser, PushPass, false), (User, Pass, true), (LegacyUser, LegacyPass, true)]
-            : [(PullUser, PullPass, false), (User, Pass, true), (LegacyUser, LegacyPass, true)];
+    /// <summary>
+    /// The variable pairs for this access, in the order they are tried, exactly as the SDK scopes them: the output
+    /// registry gets PUSH, then DOTNET_CONTAINER_REGISTRY_*, then SDK_CONTAINER_REGISTRY_*; a base registry gets
+    /// PULL only, unless it is the output registry too (then PULL, then the two shared pairs).
+    /// </summary>
+    internal static IReadOnlyList<(string User, string Password)> EnvironmentPairs(RegistryAccess access) => access switch
+    {
+        RegistryAccess.Push => [(PushUser, PushPass), (User, Pass), (LegacyUser, LegacyPass)],
+        RegistryAccess.PullFromOutput => [(PullUser, PullPass), (User, Pass), (LegacyUser, LegacyPass)],
+        _ => [(PullUser, PullPass)],
+    };
 
     /// <summary>The config files to read, in order, with the label used in messages.</summary>
     internal IReadOnlyList<(string Path, string Label)> ConfigFiles()
@@ -69,7 +76,7 @@ internal sealed class CredentialResolver
     {
         var checkedSources = new List<string>();
 
-        foreach (var (userVar, passVar, shared) in EnvironmentPairs(_access))
+        foreach (var (userVar, passVar) in EnvironmentPairs(_access))
         {
             var user = Get(userVar);
             var pass = Get(passVar);
@@ -77,7 +84,7 @@ internal sealed class CredentialResolver
             checkedSources.Add(name);
             if (!string.IsNullOrEmpty(user) && !string.IsNullOrEmpty(pass))
             {
-                return Found(new RegistryCredential(name, user, pass, identityToken: null, sharedAcrossRegistries: shared), checkedSources);
+                return Found(new RegistryCredential(name, user, pass, identityToken: null), checkedSources);
             }
             if (!string.IsNullOrEmpty(user) || !string.IsNullOrEmpty(pass))
             {

@@ -14,6 +14,7 @@ internal sealed class RegistryAuthenticator : IDisposable
 {
     private const string ClientId = "zstdcontainers";
     private const long MaxTokenResponseBytes = 1 << 20;
+    private static readonly TimeSpan MaxTokenLifetime = TimeSpan.FromDays(1);
 
     private readonly RegistryEndpoint _endpoint;
     private readonly RegistryAccess _access;
@@ -21,6 +22,7 @@ internal sealed class RegistryAuthenticator : IDisposable
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
     private readonly IBuildLog _log;
+    private readonly Func<string?> _registryScheme;
     private readonly SemaphoreSlim _credentialGate = new(1, 1);
     private readonly SemaphoreSlim _tokenGate = new(1, 1);
     private readonly Lock _lock = new();
@@ -28,8 +30,10 @@ internal sealed class RegistryAuthenticator : IDisposable
     private CredentialLookup? _lookup;
     private AuthChallenge? _challenge;
 
-    public RegistryAuthenticator(RegistryEndpoint endpoint, RegistryAccess access, CredentialResolver resolver, HttpClient http, TimeProvider time, IBuildLog log)
+    /// <param name="registryScheme">The scheme the registry is spoken to over, once decided (a realm may not downgrade it).</param>
+    public RegistryAuthenticator(RegistryEndpoint endpoint, RegistryAccess access, CredentialResolver resolver, HttpClient http, TimeProvider time, IBuildLog log, Func<string?> registryScheme)
     {
+        _registryScheme = registryScheme;
         _endpoint = endpoint;
         _access = access;
         _resolver = resolver;
@@ -184,21 +188,15 @@ internal sealed class RegistryAuthenticator : IDisposable
 
     private async Task<CachedToken> FetchTokenAsync(AuthChallenge challenge, IReadOnlyList<string> scopes, CredentialLookup lookup, RequestAttempt attempt)
     {
-        var realm = ValidateRealm(challenge, lookup);
-        var credential = lookup.Credential;
+        var (realm, credentialsAllowed) = ValidateRealm(challenge, lookup);
+        var credential = credentialsAllowed ? lookup.Credential : null;
+        if (lookup.Credential is not null && credential is null)
+        {
+            _log.Detail($"Registry '{_endpoint.Registry}': the token service {Describe(realm)} is plain HTTP on another host; asking it anonymously, without {lookup.Credential.Source}.");
+        }
         var scopeText = string.Join(' ', scopes);
 
         using var response = await RequestTokenAsync(realm, challenge.Service, scopes, credential, attempt).ConfigureAwait(false);
-        var status = response.StatusCode;
-        if (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
-            && credential is { SharedAcrossRegistries: true } && _access == RegistryAccess.Pull)
-        {
-            // DOTNET_CONTAINER_REGISTRY_* may belong to another registry (the SDK only uses them for the output
-            // registry): a base image registry that refuses them may still serve the image anonymously.
-            _log.Detail($"Registry '{_endpoint.Registry}': the token service refused {credential.Source} for pull; asking anonymously.");
-            using var anonymous = await RequestTokenAsync(realm, challenge.Service, scopes, null, attempt).ConfigureAwait(false);
-            return await ReadTokenAsync(anonymous, realm, scopeText, lookup, attempt).ConfigureAwait(false);
-        }
         return await ReadTokenAsync(response, realm, scopeText, lookup, attempt).ConfigureAwait(false);
     }
 
@@ -300,9 +298,11 @@ internal sealed class RegistryAuthenticator : IDisposable
                     {
                         double.TryParse(e.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds);
                     }
-                    if (seconds > 0)
+                    if (double.IsFinite(seconds) && seconds > 0)
                     {
-                        lifetime = TimeSpan.FromSeconds(seconds);
+                        // A token service may claim any lifetime (1e12 s overflows a TimeSpan): a day is plenty for a build,
+                        // and a token refused earlier is fetched again anyway.
+                        lifetime = TimeSpan.FromSeconds(Math.Min(seconds, MaxTokenLifetime.TotalSeconds));
                     }
                 }
             }
@@ -324,20 +324,41 @@ internal sealed class RegistryAuthenticator : IDisposable
     private static string? ReadString(JsonElement root, string name) =>
         root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    private Uri ValidateRealm(AuthChallenge challenge, CredentialLookup lookup)
+    /// <summary>
+    /// Where a Bearer challenge may send us, and whether credentials may go there: never a scheme below the
+    /// registry's own (https registry, http realm), never a loopback listener for a registry that is not on
+    /// loopback, and credentials to another host only over https.
+    /// </summary>
+    private (Uri Realm, bool CredentialsAllowed) ValidateRealm(AuthChallenge challenge, CredentialLookup lookup)
     {
         if (!Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) || (realm.Scheme != Uri.UriSchemeHttps && realm.Scheme != Uri.UriSchemeHttp))
         {
-            throw Failure($"its Bearer challenge names a token service that is not an http(s) URL ('{challenge.Realm}')", lookup);
+            throw UnsafeRealm($"its Bearer challenge names a token service that is not an http(s) URL ('{challenge.Realm}')", lookup);
         }
-        if (realm.Scheme == Uri.UriSchemeHttp && !_endpoint.IsInsecure && !RegistryEndpoint.IsLoopbackHost(realm.Host))
+        var registryScheme = _registryScheme() ?? Uri.UriSchemeHttps;
+        var realmHost = realm.IdnHost.TrimEnd('.');
+        var realmIsLoopback = RegistryEndpoint.IsLoopbackHost(realmHost) || realmHost.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
+        var sameHost = string.Equals(realmHost, _endpoint.ApiHost.Trim('[', ']'), StringComparison.OrdinalIgnoreCase)
+            || (realmIsLoopback && _endpoint.IsLoopback);
+        if (realm.Scheme == Uri.UriSchemeHttp && registryScheme == Uri.UriSchemeHttps && !(_endpoint.IsInsecure && sameHost))
         {
-            throw Failure(
-                $"its token service {Describe(realm)} is plain HTTP while the registry is not listed as insecure; credentials are not sent in clear text",
+            throw UnsafeRealm(
+                $"its token service {Describe(realm)} is plain HTTP while the registry is spoken to over HTTPS; credentials are not sent in clear text",
                 lookup);
         }
-        return realm;
+        if (realmIsLoopback && !_endpoint.IsLoopback)
+        {
+            throw UnsafeRealm(
+                $"its token service {Describe(realm)} is on this machine's loopback while the registry is not; credentials are not sent to a local listener on a remote registry's word",
+                lookup);
+        }
+        return (realm, realm.Scheme == Uri.UriSchemeHttps || sameHost);
     }
+
+    private ZstdContainersException UnsafeRealm(string what, CredentialLookup lookup) => new(
+        ErrorCodes.UnsafeTokenRealm,
+        $"Registry '{_endpoint.Registry}' cannot be authenticated: {what}. Credentials: {lookup.Describe()}. " +
+        "Check the registry's token service configuration (its realm should be an https:// URL); a registry that is plain HTTP on purpose belongs in DOTNET_CONTAINER_INSECURE_REGISTRIES.");
 
     /// <summary>scheme://host/path of a URL: never its query (it can carry signatures).</summary>
     public static string Describe(Uri uri) => uri.GetLeftPart(UriPartial.Path);
@@ -356,7 +377,7 @@ internal sealed class RegistryAuthenticator : IDisposable
         else
         {
             source = lookup?.Describe() ?? "none";
-            var (user, pass, _) = CredentialResolver.EnvironmentPairs(_access)[0];
+            var (user, pass) = CredentialResolver.EnvironmentPairs(_access)[0];
             hint = $"If the repository is private (or does not exist), log in with 'docker login {_endpoint.Registry}' or set {user} and {pass}.";
         }
         return new ZstdContainersException(

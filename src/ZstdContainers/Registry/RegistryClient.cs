@@ -53,7 +53,7 @@ public sealed partial class RegistryClient : IDisposable
         _http.DefaultRequestHeaders.UserAgent.ParseAdd(UserAgent);
 
         var resolver = new CredentialResolver(_endpoint, access, options.Environment, _log, options.CredentialHelperTimeout);
-        _auth = new RegistryAuthenticator(_endpoint, access, resolver, _http, _time, _log);
+        _auth = new RegistryAuthenticator(_endpoint, access, resolver, _http, _time, _log, () => Volatile.Read(ref _scheme));
         if (!_endpoint.IsInsecure)
         {
             _scheme = Uri.UriSchemeHttps;
@@ -236,16 +236,32 @@ public sealed partial class RegistryClient : IDisposable
     /// Opens a blob for streaming (a layer); the caller hashes what it reads. Redirects to storage are followed
     /// without the registry's credentials; a connection lost mid-body is resumed with a Range request.
     /// </summary>
-    public async Task<Stream> OpenBlobAsync(string repository, Digest digest, CancellationToken ct)
+    public Task<Stream> OpenBlobAsync(string repository, Digest digest, CancellationToken ct) =>
+        OpenBlobAsync(repository, digest, size: null, ct);
+
+    /// <summary>
+    /// Opens a blob whose descriptor gives its <paramref name="size"/>: a registry that announces or sends more
+    /// fails with ZSTDC3012 at the first byte beyond it, so an endless stream cannot fill the disk.
+    /// </summary>
+    public async Task<Stream> OpenBlobAsync(string repository, Digest digest, long? size, CancellationToken ct)
     {
         ValidateRepository(repository);
-        var opened = await ExecuteAsync(attempt => OpenBlobResponseAsync(repository, digest, 0, attempt), ct).ConfigureAwait(false);
-        return new ResumableBlobStream(this, repository, digest, opened);
+        if (size is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size));
+        }
+        var opened = await ExecuteAsync(attempt => OpenBlobResponseAsync(repository, digest, 0, size, attempt), ct).ConfigureAwait(false);
+        return new ResumableBlobStream(this, repository, digest, size, opened);
     }
+
+    internal ZstdContainersException BlobTooLarge(string repository, Digest digest, long size, string how) => new(
+        ErrorCodes.BlobLargerThanDescriptor,
+        $"Registry '{Registry}': blob {digest} in '{repository}' {how}, but its descriptor says {size} bytes; the download was stopped there. " +
+        "The registry or a proxy is serving wrong data; try again, and check the registry if it persists.");
 
     internal sealed record OpenedBlob(HttpResponseMessage Response, long? Length, long SkipBytes);
 
-    internal async Task<OpenedBlob> OpenBlobResponseAsync(string repository, Digest digest, long offset, RequestAttempt attempt)
+    internal async Task<OpenedBlob> OpenBlobResponseAsync(string repository, Digest digest, long offset, long? size, RequestAttempt attempt)
     {
         var request = new RegistryRequest(HttpMethod.Get, await ApiUriAsync($"/v2/{repository}/blobs/{digest}", attempt).ConfigureAwait(false), Scopes(repository))
         {
@@ -263,7 +279,16 @@ public sealed partial class RegistryClient : IDisposable
                 {
                     throw new TransferInterruptedException($"the registry resumed at byte {from} instead of {offset}");
                 }
-                return new OpenedBlob(response, range?.Length ?? (length is { } l ? offset + l : null), 0);
+                var total = range?.Length ?? (length is { } l ? offset + l : null);
+                if (total > size)
+                {
+                    throw BlobTooLarge(repository, digest, size!.Value, $"is announced as {total} bytes");
+                }
+                return new OpenedBlob(response, total, 0);
+            }
+            if (length > size)
+            {
+                throw BlobTooLarge(repository, digest, size!.Value, $"is announced as {length} bytes");
             }
             // 200: the whole blob again; the stream skips what it already delivered.
             return new OpenedBlob(response, length, offset);
@@ -462,14 +487,17 @@ public sealed partial class RegistryClient : IDisposable
 
     /// <summary>
     /// Sends a request with the known authorization; on 401 (or 403 with a token that may be stale) answers the
-    /// challenge and sends it once more. Follows redirects for GET/HEAD.
+    /// challenge and sends it once more. Follows redirects for GET/HEAD. Credentials go only to the registry's own
+    /// scheme, host and port; only the registry's own responses may ask for them.
     /// </summary>
     internal async Task<HttpResponseMessage> SendAsync(RegistryRequest request, RequestAttempt attempt)
     {
+        RefuseDowngrade(request.Uri, "an upload location");
         var authorization = await _auth.GetAuthorizationAsync(request.Scopes, attempt).ConfigureAwait(false);
-        var response = await SendFollowingRedirectsAsync(request, authorization, attempt).ConfigureAwait(false);
+        var (response, answeredBy) = await SendFollowingRedirectsAsync(request, authorization, attempt).ConfigureAwait(false);
+        RefuseForeignChallenge(request, response, answeredBy);
         if (response.StatusCode == HttpStatusCode.Unauthorized
-            || (response.StatusCode == HttpStatusCode.Forbidden && authorization?.Scheme == "Bearer"))
+            || (response.StatusCode == HttpStatusCode.Forbidden && authorization?.Scheme == "Bearer" && IsRegistryOrigin(answeredBy)))
         {
             var challenge = AuthChallenge.FromResponse(response)
                 ?? (response.StatusCode == HttpStatusCode.Forbidden ? _auth.KnownChallenge : null);
@@ -479,14 +507,33 @@ public sealed partial class RegistryClient : IDisposable
                 if (next is not null)
                 {
                     response.Dispose();
-                    response = await SendFollowingRedirectsAsync(request, next, attempt).ConfigureAwait(false);
+                    (response, answeredBy) = await SendFollowingRedirectsAsync(request, next, attempt).ConfigureAwait(false);
+                    RefuseForeignChallenge(request, response, answeredBy);
                 }
             }
         }
         return response;
     }
 
-    private async Task<HttpResponseMessage> SendFollowingRedirectsAsync(RegistryRequest request, AuthenticationHeaderValue? authorization, RequestAttempt attempt)
+    /// <summary>
+    /// Storage or a CDN behind a redirect, or an upload location on another host, may not ask for credentials:
+    /// its challenge could name any realm, and answering it would hand the registry's credentials to whoever that is.
+    /// </summary>
+    private void RefuseForeignChallenge(RegistryRequest request, HttpResponseMessage response, Uri answeredBy)
+    {
+        if (response.StatusCode != HttpStatusCode.Unauthorized || IsRegistryOrigin(answeredBy))
+        {
+            return;
+        }
+        response.Dispose();
+        throw new ZstdContainersException(
+            ErrorCodes.UntrustedAuthChallenge,
+            $"Registry '{Registry}': {request.Method} {DescribeUri(answeredBy)} (not the registry itself) answered 401 and asked for credentials; " +
+            "the registry's credentials go only to the registry. Check the registry's storage or proxy configuration (signed redirect URLs need no credentials).");
+    }
+
+    /// <summary>Sends, following redirects for GET/HEAD; returns the last response and the URL that gave it.</summary>
+    private async Task<(HttpResponseMessage Response, Uri AnsweredBy)> SendFollowingRedirectsAsync(RegistryRequest request, AuthenticationHeaderValue? authorization, RequestAttempt attempt)
     {
         var uri = request.Uri;
         for (var hop = 0; ; hop++)
@@ -507,7 +554,7 @@ public sealed partial class RegistryClient : IDisposable
             {
                 message.Headers.Range = new RangeHeaderValue(from, null);
             }
-            if (authorization is not null)
+            if (authorization is not null && IsRegistryOrigin(uri))
             {
                 message.Headers.Authorization = authorization;
             }
@@ -529,7 +576,7 @@ public sealed partial class RegistryClient : IDisposable
 
             if (!request.FollowRedirects || !IsRedirect(response.StatusCode) || response.Headers.Location is not { } location)
             {
-                return response;
+                return (response, uri);
             }
             response.Dispose();
             message.Dispose();
@@ -540,25 +587,40 @@ public sealed partial class RegistryClient : IDisposable
                     $"Registry '{Registry}': {request.Method} {DescribeUri(request.Uri)} was redirected more than {MaxRedirects} times.");
             }
             var next = new Uri(uri, location);
-            if (!SameOrigin(uri, next))
+            if (uri.Scheme == Uri.UriSchemeHttps && next.Scheme != Uri.UriSchemeHttps && !_endpoint.IsInsecure)
             {
-                // Storage behind a redirect (S3, Azure Blob, a CDN) authenticates by a signed URL: the registry's
-                // credentials must not travel there.
-                authorization = null;
+                throw Downgrade(next, "a redirect");
             }
+            // Storage behind a redirect (S3, Azure Blob, a CDN) authenticates by a signed URL: the registry's
+            // credentials are not attached there (IsRegistryOrigin above).
             _log.Detail($"  redirected to {RegistryAuthenticator.Describe(next)}");
             uri = next;
         }
     }
 
+    /// <summary>The registry itself: its API host and port on the scheme it is spoken to (either scheme when insecure).</summary>
+    private bool IsRegistryOrigin(Uri uri) =>
+        _endpoint.IsApiUri(uri)
+        && (_endpoint.IsInsecure || string.Equals(uri.Scheme, Volatile.Read(ref _scheme) ?? Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>A URL the registry gave us (an upload location) may not take a TLS registry's traffic to plain HTTP.</summary>
+    private void RefuseDowngrade(Uri uri, string what)
+    {
+        if (!_endpoint.IsInsecure && uri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw Downgrade(uri, what);
+        }
+    }
+
+    private ZstdContainersException Downgrade(Uri target, string what) => new(
+        ErrorCodes.InsecureSchemeDowngrade,
+        $"Registry '{Registry}' is spoken to over HTTPS but sent {what} on plain HTTP ({RegistryAuthenticator.Describe(target)}); " +
+        "the image and credentials are not sent in clear text. Fix the registry's (or its TLS proxy's) external URL so it answers with https:// locations, " +
+        $"or, if the registry really is plain HTTP, add '{Registry}' to DOTNET_CONTAINER_INSECURE_REGISTRIES.");
+
     private static bool IsRedirect(HttpStatusCode status) =>
         status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
             or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
-
-    private static bool SameOrigin(Uri a, Uri b) =>
-        string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase)
-        && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase)
-        && a.Port == b.Port;
 
     /// <summary>"/v2/…" for the registry's own URLs, scheme://host/path for others; never the query.</summary>
     private string DescribeUri(Uri uri) =>

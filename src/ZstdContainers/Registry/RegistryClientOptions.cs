@@ -11,6 +11,22 @@ public enum RegistryAccess
 
     /// <summary>Read and write (the destination). Token scope <c>repository:NAME:pull,push</c>.</summary>
     Push,
+
+    /// <summary>
+    /// Read the base image from the registry the image is pushed to: the SDK's PullFromOutput, where the output
+    /// registry's credential variables apply too. Token scope <c>repository:NAME:pull</c>.
+    /// </summary>
+    PullFromOutput,
+}
+
+/// <summary>How the SDK decides which credentials a base image registry may get.</summary>
+public static class RegistryAccesses
+{
+    /// <summary>PullFromOutput when the base image lives on the output registry (names compared ignoring case, as the SDK does), else Pull.</summary>
+    public static RegistryAccess ForBaseImage(string baseRegistry, string? outputRegistry) =>
+        !string.IsNullOrEmpty(outputRegistry) && string.Equals(baseRegistry, outputRegistry, StringComparison.OrdinalIgnoreCase)
+            ? RegistryAccess.PullFromOutput
+            : RegistryAccess.Pull;
 }
 
 /// <summary>A manifest or index as the registry returned it, with the digest of its exact bytes.</summary>

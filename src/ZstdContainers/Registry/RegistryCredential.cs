@@ -9,13 +9,12 @@ namespace ZstdContainers.Registry;
 /// </summary>
 internal sealed class RegistryCredential
 {
-    public RegistryCredential(string source, string? username, string? password, string? identityToken, bool sharedAcrossRegistries = false)
+    public RegistryCredential(string source, string? username, string? password, string? identityToken)
     {
         Source = source;
         Username = username;
         Password = password;
         IdentityToken = identityToken;
-        SharedAcrossRegistries = sharedAcrossRegistries;
     }
 
     /// <summary>Names the source, e.g. "DOTNET_CONTAINER_PUSH_REGISTRY_UNAME/_PWORD" or "docker config.json credHelpers 'ecr-login'".</summary>
@@ -27,12 +26,6 @@ internal sealed class RegistryCredential
 
     /// <summary>An OAuth2 refresh token (docker's "identitytoken", or a helper's Secret with Username "&lt;token&gt;").</summary>
     public string? IdentityToken { get; }
-
-    /// <summary>
-    /// The credential came from a variable that is not specific to this registry or access (DOTNET_CONTAINER_REGISTRY_*):
-    /// when pulling, a token service that rejects it is asked again anonymously, as the SDK never sends those to a base registry.
-    /// </summary>
-    public bool SharedAcrossRegistries { get; }
 
     public bool HasBasic => !string.IsNullOrEmpty(Username) && !string.IsNullOrEmpty(Password);
 

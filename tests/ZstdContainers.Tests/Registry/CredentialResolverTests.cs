@@ -52,8 +52,10 @@ public sealed class CredentialResolverTests : IDisposable
         var push = (await Resolve("r.example", RegistryAccess.Push, env)).Credential!;
         Assert.Equal("generic-user", push.Username);
         Assert.Equal("DOTNET_CONTAINER_REGISTRY_UNAME/_PWORD", push.Source);
-        Assert.True(push.SharedAcrossRegistries);
-        Assert.Equal("generic-user", (await Resolve("r.example", RegistryAccess.Pull, env)).Credential!.Username);
+        // The shared pair belongs to the output registry: a base image elsewhere never gets it (the SDK's Pull)…
+        Assert.Null((await Resolve("r.example", RegistryAccess.Pull, env)).Credential);
+        // …the base image on the output registry does (the SDK's PullFromOutput).
+        Assert.Equal("generic-user", (await Resolve("r.example", RegistryAccess.PullFromOutput, env)).Credential!.Username);
 
         env.Remove("DOTNET_CONTAINER_REGISTRY_UNAME");
         var legacy = (await Resolve("r.example", RegistryAccess.Push, env)).Credential!;
@@ -68,6 +70,48 @@ public sealed class CredentialResolverTests : IDisposable
         Assert.Null((await Resolve("r.example", RegistryAccess.Pull, env)).Credential);
         var pull = RegistryTestHelpers.Env(("DOTNET_CONTAINER_PULL_REGISTRY_UNAME", "u"), ("DOTNET_CONTAINER_PULL_REGISTRY_PWORD", "p"));
         Assert.Null((await Resolve("r.example", RegistryAccess.Push, pull)).Credential);
+    }
+
+    [Theory]
+    [InlineData("DOTNET_CONTAINER_REGISTRY")]
+    [InlineData("SDK_CONTAINER_REGISTRY")]
+    [InlineData("DOTNET_CONTAINER_PUSH_REGISTRY")]
+    public async Task Output_registry_variables_never_reach_a_base_registry_elsewhere(string prefix)
+    {
+        var env = RegistryTestHelpers.Env((prefix + "_UNAME", "ci-user"), (prefix + "_PWORD", "ci-token"));
+        var lookup = await Resolve("mcr.example", RegistryAccess.Pull, env);
+        Assert.Null(lookup.Credential);
+        Assert.Equal(["DOTNET_CONTAINER_PULL_REGISTRY_UNAME/_PWORD"], lookup.SourcesChecked);
+        var fromOutput = (await Resolve("mcr.example", RegistryAccess.PullFromOutput, env)).Credential;
+        if (prefix == "DOTNET_CONTAINER_PUSH_REGISTRY")
+        {
+            Assert.Null(fromOutput); // PullFromOutput: PULL, then the shared pairs, as the SDK; never PUSH
+        }
+        else
+        {
+            Assert.Equal("ci-user", fromOutput!.Username);
+        }
+    }
+
+    [Theory]
+    [InlineData("ghcr.example", "ghcr.example", RegistryAccess.PullFromOutput)]
+    [InlineData("GHCR.example", "ghcr.example", RegistryAccess.PullFromOutput)]
+    [InlineData("mcr.example", "ghcr.example", RegistryAccess.Pull)]
+    [InlineData("ghcr.example:443", "ghcr.example", RegistryAccess.Pull)]
+    [InlineData("mcr.example", null, RegistryAccess.Pull)]
+    [InlineData("mcr.example", "", RegistryAccess.Pull)]
+    public void Base_registry_access_is_the_sdks(string baseRegistry, string? outputRegistry, RegistryAccess expected) =>
+        Assert.Equal(expected, RegistryAccesses.ForBaseImage(baseRegistry, outputRegistry));
+
+    [Fact]
+    public async Task Config_entries_go_only_to_the_registry_they_are_keyed_by()
+    {
+        var dir = WriteConfig("{\"auths\":{\"other.example\":{\"auth\":\"" + B64("o:o-pw") + "\"},\"r.example:5000\":{\"auth\":\"" + B64("p:p-pw") + "\"}," +
+            "\"https://r.example.evil/v1/\":{\"auth\":\"" + B64("e:e-pw") + "\"}}}");
+        var env = RegistryTestHelpers.Env(("DOCKER_CONFIG", dir));
+        Assert.Null((await Resolve("r.example", RegistryAccess.Push, env)).Credential);
+        Assert.Equal("p", (await Resolve("r.example:5000", RegistryAccess.Push, env)).Credential!.Username);
+        Assert.Equal("o", (await Resolve("other.example", RegistryAccess.Pull, env)).Credential!.Username);
     }
 
     [Fact]

@@ -56,6 +56,12 @@ internal sealed partial class FakeRegistry : HttpMessageHandler
 
     public string Service { get; set; } = "registry.test";
 
+    /// <summary>The realm the registry's Bearer challenges name (the token service answers on host auth.test, either scheme).</summary>
+    public string Realm { get; set; } = TokenRealm;
+
+    /// <summary>Writes the token service's JSON answer for an issued token (default: token and expires_in).</summary>
+    public Func<string, string>? TokenBody { get; set; }
+
     public long? ChunkMinLength { get; set; }
 
     /// <summary>Bodies larger than this get 413 (a proxy's limit).</summary>
@@ -244,7 +250,7 @@ internal sealed partial class FakeRegistry : HttpMessageHandler
         {
             _tokens[token] = granted;
         }
-        var json = TokenAsAccessToken
+        var json = TokenBody is not null ? TokenBody(token) : TokenAsAccessToken
             ? JsonSerializer.Serialize(new { access_token = token, expires_in = TokenExpiresIn })
             : JsonSerializer.Serialize(new { token, expires_in = TokenExpiresIn });
         return Respond(HttpStatusCode.OK, json);
@@ -295,7 +301,7 @@ internal sealed partial class FakeRegistry : HttpMessageHandler
         var scope = repository is null ? string.Empty : $",scope=\"repository:{repository}:{(action == "push" ? "pull,push" : "pull")}\"";
         var response = Respond(HttpStatusCode.Unauthorized, OciError("UNAUTHORIZED", "authentication required"));
         response.Headers.TryAddWithoutValidation("WWW-Authenticate",
-            $"Bearer realm=\"{TokenRealm}\",service=\"{Service}\"{scope}{(granted is null ? string.Empty : ",error=\"insufficient_scope\"")}");
+            $"Bearer realm=\"{Realm}\",service=\"{Service}\"{scope}{(granted is null ? string.Empty : ",error=\"insufficient_scope\"")}");
         return response;
     }
 

@@ -66,7 +66,14 @@ public sealed class RegistryClientAuthTests
         var fake = new FakeRegistry { Auth = FakeRegistry.AuthMode.Bearer, AnonymousPull = true, TokenAsAccessToken = true };
         fake.AddManifest("a", "t", Manifest, MediaTypes.OciManifest);
         using var client = new RegistryClient(RegistryTestHelpers.Registry, RegistryAccess.Pull, RegistryTestHelpers.Options(fake));
-        await client.GetManifestAsync("a", "t", CancellationToken.None);
+
+        var manifest = await client.GetManifestAsync("a", "t", CancellationToken.None);
+
+        Assert.Equal(Manifest, manifest.Content);
+        Assert.Single(fake.TokenRequests);
+        var last = fake.RequestsTo("/manifests/").Last();
+        Assert.StartsWith("Bearer tok-", last.Authorization); // the access_token was what the registry accepted
+        Assert.True(fake.TokenAllows(last.Authorization!["Bearer ".Length..], "a:pull"));
     }
 
     [Fact]
@@ -197,18 +204,19 @@ public sealed class RegistryClientAuthTests
     }
 
     [Fact]
-    public async Task Shared_variables_rejected_by_a_base_registry_fall_back_to_anonymous_pull()
+    public async Task Shared_variables_are_never_offered_to_a_base_registry()
     {
+        // The SDK uses DOTNET_CONTAINER_REGISTRY_* for the output registry only: a base image on another
+        // registry is pulled anonymously (or with the PULL variables), never with them.
         var fake = new FakeRegistry { Auth = FakeRegistry.AuthMode.Bearer, AnonymousPull = true };
         fake.AddManifest("dotnet/aspnet", "10.0", Manifest, MediaTypes.OciManifest);
         var env = RegistryTestHelpers.Env(("DOTNET_CONTAINER_REGISTRY_UNAME", "for-my-acr"), ("DOTNET_CONTAINER_REGISTRY_PWORD", "acr-pw"));
         using var client = new RegistryClient(RegistryTestHelpers.Registry, RegistryAccess.Pull, RegistryTestHelpers.Options(fake, environment: env));
 
         await client.GetManifestAsync("dotnet/aspnet", "10.0", CancellationToken.None);
-        var tokens = fake.TokenRequests.ToList();
-        Assert.Equal(2, tokens.Count);
-        Assert.NotNull(tokens[0].Authorization);
-        Assert.Null(tokens[1].Authorization);
+        var token = Assert.Single(fake.TokenRequests);
+        Assert.Null(token.Authorization);
+        Assert.DoesNotContain("for-my-acr", token.Uri.Query);
     }
 
     [Fact]
@@ -229,7 +237,7 @@ public sealed class RegistryClientAuthTests
         };
         using var client = new RegistryClient(RegistryTestHelpers.Registry, RegistryAccess.Push, RegistryTestHelpers.Options(fake, environment: PushCredentials(fake)));
         var ex = await Assert.ThrowsAsync<ZstdContainersException>(() => client.BlobExistsAsync("app", Digest.Of([1]), CancellationToken.None));
-        Assert.Equal(ErrorCodes.AuthenticationFailed, ex.Code);
+        Assert.Equal(ErrorCodes.UnsafeTokenRealm, ex.Code);
         Assert.Contains("plain HTTP", ex.Message);
         Assert.DoesNotContain(fake.Requests, r => r.Uri.Host == "evil.example");
     }
