@@ -26,9 +26,10 @@ public static class ArchivePaths
                 throw new IOException($"'{path}' is a folder.");
             }
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-            var probe = path + ".probe-" + Environment.ProcessId;
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
+            // A name nobody can guess and CreateNew: a link planted at the name is never followed.
+            using (CreateTemp(path, ".probe-", deleteOnClose: true))
+            {
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -36,5 +37,45 @@ public static class ArchivePaths
                 ErrorCodes.ArchivePathNotWritable,
                 $"The image archive '{path}' (from ContainerArchiveOutputPath) cannot be written: {e.Message} Choose a folder you can write to.");
         }
+    }
+
+    /// <summary>
+    /// A new file next to <paramref name="path"/> with an unpredictable name, created with CreateNew
+    /// (never an existing file or a link) and, on Unix, mode 0600 (it may hold private base layers
+    /// while it is written).
+    /// </summary>
+    public static FileStream CreateTemp(string path, string infix, bool deleteOnClose = false)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 1 << 20,
+            Options = FileOptions.Asynchronous | (deleteOnClose ? FileOptions.DeleteOnClose : FileOptions.None),
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        var name = path + infix + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+        var stream = new FileStream(name, options);
+        return stream;
+    }
+
+    /// <summary>Gives a finished file the mode a new file of this user gets (0666 less the umask).</summary>
+    public static void ApplyDefaultMode(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        using var probe = new FileStream(path + ".mode", new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Options = FileOptions.DeleteOnClose,
+        });
+        File.SetUnixFileMode(path, File.GetUnixFileMode(probe.SafeFileHandle));
     }
 }

@@ -18,20 +18,27 @@ public sealed class ArchiveSink(string path) : IImageSink
     {
         // Write next to the target and rename at the end: a failed publish never leaves a torn archive.
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var temp = Path + ".partial-" + Environment.ProcessId;
+        string? temp = null;
         try
         {
-            var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous);
+            var output = ArchivePaths.CreateTemp(Path, ".partial-");
+            temp = output.Name;
             await using (output.ConfigureAwait(false))
             {
                 await OciArchiveWriter.WriteAsync(output, images, cancellationToken).ConfigureAwait(false);
             }
+            // Private while written; the finished archive gets the mode any new file of the user
+            // gets (the umask's), as the SDK's does.
+            ArchivePaths.ApplyDefaultMode(temp);
             File.Move(temp, Path, overwrite: true);
             return ShipReport.AllWritten(images, clock.Elapsed);
         }
         finally
         {
-            File.Delete(temp);
+            if (temp is not null)
+            {
+                File.Delete(temp);
+            }
         }
     }
 }

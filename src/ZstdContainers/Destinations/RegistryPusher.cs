@@ -105,41 +105,32 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
         }
 
         // A blob that lives elsewhere (a reused base layer on another registry) is staged on disk
-        // first: the upload may need to start over, and memory stays bounded either way.
-        var staged = layer.Source as FileBlobSource;
-        string? tempFile = null;
-        try
+        // first: the upload may need to start over, and memory stays bounded either way. The copy
+        // is private (StagedBlob): it may be a layer of a private base image.
+        if (layer.Source is FileBlobSource file)
         {
-            if (staged is null)
-            {
-                tempFile = Path.Combine(Path.GetTempPath(), "zstdcontainers-" + digest.Hex[..16] + "-" + Guid.NewGuid().ToString("N")[..8]);
-                var input = await layer.Source.OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using (input.ConfigureAwait(false))
-                {
-                    var output = File.Create(tempFile);
-                    await using (output.ConfigureAwait(false))
-                    {
-                        await input.CopyToAsync(output, 1 << 20, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-                staged = new FileBlobSource(tempFile);
-            }
-            var path = staged.Path;
+            var path = file.Path;
             await registry.UploadBlobAsync(
                 repository,
                 digest,
                 layer.Descriptor.Size,
                 () => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan),
                 cancellationToken).ConfigureAwait(false);
-            log.Detail($"{digest}: uploaded {layer.Descriptor.Size} bytes");
-            return BlobTransfer.Uploaded;
         }
-        finally
+        else
         {
-            if (tempFile is not null)
+            StagedBlob staged;
+            var input = await layer.Source.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using (input.ConfigureAwait(false))
             {
-                File.Delete(tempFile);
+                staged = await StagedBlob.CopyAsync(input, cancellationToken).ConfigureAwait(false);
+            }
+            using (staged)
+            {
+                await registry.UploadBlobAsync(repository, digest, layer.Descriptor.Size, staged.OpenRead, cancellationToken).ConfigureAwait(false);
             }
         }
+        log.Detail($"{digest}: uploaded {layer.Descriptor.Size} bytes");
+        return BlobTransfer.Uploaded;
     }
 }

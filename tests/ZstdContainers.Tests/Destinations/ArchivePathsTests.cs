@@ -100,4 +100,72 @@ public sealed class ArchivePathsTests : IDisposable
         Assert.Equal("ZSTDC1009", e.Code);
         Assert.StartsWith($"The image archive '{path}' (from ContainerArchiveOutputPath) cannot be written: ", e.Message);
     }
+
+    [Fact]
+    public void The_writability_probe_never_follows_a_link_planted_at_a_guessable_name()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var archive = Path.Combine(_root, "out", "app.tar");
+        Directory.CreateDirectory(Path.GetDirectoryName(archive)!);
+        var victim = Path.Combine(_root, "victim.txt");
+        File.WriteAllText(victim, "precious");
+        File.CreateSymbolicLink(archive + ".probe-" + Environment.ProcessId, victim);
+
+        ArchivePaths.EnsureWritable(archive);
+
+        Assert.Equal("precious", File.ReadAllText(victim));
+        Assert.Equal([archive + ".probe-" + Environment.ProcessId], Directory.GetFileSystemEntries(Path.GetDirectoryName(archive)!));
+    }
+
+    [Fact]
+    public async Task The_archive_is_written_under_an_unguessable_private_name_and_ends_with_the_users_default_mode()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var archive = Path.Combine(_root, "app.tar");
+        var victim = Path.Combine(_root, "victim.txt");
+        File.WriteAllText(victim, "precious");
+        File.CreateSymbolicLink(archive + ".partial-" + Environment.ProcessId, victim);
+        var modes = new List<UnixFileMode>();
+        var image = TestImages.Image(TestImages.Amd64, [TestImages.Layer(new byte[100], source: new ObservingSource(new byte[100], () =>
+        {
+            foreach (var partial in Directory.GetFiles(_root, "app.tar.partial-*").Where(f => new FileInfo(f).LinkTarget is null))
+            {
+                modes.Add(File.GetUnixFileMode(partial));
+            }
+        }))]);
+        var sink = new ArchiveSink(archive);
+        sink.CheckWritable();
+
+        await sink.ShipAsync(new ImageSet { Images = [image], Repository = "app", Tags = ["1"] }, CancellationToken.None);
+
+        Assert.Equal("precious", File.ReadAllText(victim));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, Assert.Single(modes));
+        var expected = DefaultMode(_root);
+        Assert.Equal(expected, File.GetUnixFileMode(archive));
+        Assert.Equal(3, Directory.GetFileSystemEntries(_root).Length); // the archive, the victim and the planted link: no partial file left
+    }
+
+    private static UnixFileMode DefaultMode(string folder)
+    {
+        var path = Path.Combine(folder, "mode-probe");
+        File.WriteAllBytes(path, []);
+        var mode = File.GetUnixFileMode(path);
+        File.Delete(path);
+        return mode;
+    }
+
+    private sealed class ObservingSource(byte[] bytes, Action onOpen) : ZstdContainers.Oci.IBlobSource
+    {
+        public Task<Stream> OpenAsync(CancellationToken cancellationToken)
+        {
+            onOpen();
+            return Task.FromResult<Stream>(new MemoryStream(bytes, writable: false));
+        }
+    }
 }

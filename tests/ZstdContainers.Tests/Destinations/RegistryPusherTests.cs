@@ -32,6 +32,55 @@ public sealed class RegistryPusherTests
     }
 
     [Fact]
+    public async Task A_blob_from_elsewhere_is_staged_privately_unlinked_and_survives_a_retried_upload()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // reads /proc/self/fd
+        }
+        var bytes = FakeRegistry.RandomBytes(300_000, seed: 7);
+        var digest = Digest.Of(bytes);
+        var layer = TestImages.Layer(bytes, MediaTypes.OciLayerGzip, new BytesBlobSource(bytes));
+        var seen = new List<(string Target, UnixFileMode Mode)>();
+        var oldStyle = new List<string>();
+        var failed = false;
+        _fake.Intercept = (request, _) =>
+        {
+            if (request.Method == HttpMethod.Put && request.RequestUri!.AbsolutePath.Contains("/blobs/uploads/", StringComparison.Ordinal))
+            {
+                foreach (var fd in Directory.GetFiles("/proc/self/fd"))
+                {
+                    var target = new FileInfo(fd).LinkTarget;
+                    if (target?.Contains("zstdcontainers", StringComparison.Ordinal) == true)
+                    {
+                        seen.Add((target, File.GetUnixFileMode(fd)));
+                    }
+                }
+                oldStyle.AddRange(Directory.GetFiles(Path.GetTempPath(), "*" + digest.Hex[..16] + "*"));
+                if (!failed)
+                {
+                    failed = true; // the first attempt fails: the upload starts over from the staged copy
+                    return Task.FromResult<HttpResponseMessage?>(FakeRegistry.Respond(System.Net.HttpStatusCode.ServiceUnavailable));
+                }
+            }
+            return Task.FromResult<HttpResponseMessage?>(null);
+        };
+        using var client = Client();
+
+        await new RegistryPusher(client, "r", _log).PushBlobsAsync(TestImages.Image(TestImages.Amd64, [layer]), CancellationToken.None);
+
+        Assert.Equal(bytes, _fake.GetBlob("r", digest));
+        Assert.True(failed);
+        Assert.Empty(oldStyle); // no copy under a name in the shared temp folder
+        Assert.NotEmpty(seen);
+        Assert.All(seen, s =>
+        {
+            Assert.EndsWith("(deleted)", s.Target, StringComparison.Ordinal); // nothing to find, nothing left when killed
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, s.Mode);
+        });
+    }
+
+    [Fact]
     public async Task A_layer_from_another_repository_of_the_same_registry_is_mounted_not_uploaded()
     {
         var bytes = "base layer"u8.ToArray();
