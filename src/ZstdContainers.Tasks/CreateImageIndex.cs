@@ -41,7 +41,7 @@ public sealed partial class CreateImageIndex : CoreTask
             OutputRegistry = OutputRegistry,
             ArchiveOutputPath = ArchiveOutputPath,
             LocalRegistry = LocalRegistry,
-            Compression = SettingsHandOff.Find(BuildEngine, Repository, log),
+            Compression = SettingsHandOff.Find(BuildEngine, Repository, log).Compression,
             SourceDateEpoch = ContractInputs.SourceDateEpoch(SourceDateEpoch),
             IndexAnnotations = ContractInputs.Annotations(Annotations, ContractInputs.AnnotationScope.Index),
         };

@@ -109,7 +109,8 @@ public sealed partial class CreateNewImage : CoreTask
             GenerateCreatedLabels = GenerateCreatedLabels,
             ManifestAnnotations = ContractInputs.Annotations(Annotations, ContractInputs.AnnotationScope.Manifest),
             SkipPublishing = SkipPublishing,
-            Compression = settings with { UseZstd = true },
+            Compression = settings.Compression with { UseZstd = true },
+            LayerSplit = settings.LayerSplit,
             SourceDateEpoch = ContractInputs.SourceDateEpoch(SourceDateEpoch),
         };
     }

@@ -21,6 +21,11 @@ public sealed class ResolveZstdContainerSettings : CoreTask
 
     public string? ContainerImageFormat { get; set; }
 
+    public string? ContainerLayerSplit { get; set; }
+
+    /// <summary>The ContainerLayer items: user-defined layers (name, Files, After).</summary>
+    public ITaskItem[]? ContainerLayers { get; set; }
+
     /// <summary>
     /// The computed ContainerRepository. Empty for the early check; set when handing the settings
     /// to the image tasks, right before they run.
@@ -34,9 +39,10 @@ public sealed class ResolveZstdContainerSettings : CoreTask
         {
             options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };
         }
+        var layerSplit = LayerSplitSettings.Parse(ContainerLayerSplit, ContainerLayers);
         if (!string.IsNullOrEmpty(Repository))
         {
-            SettingsHandOff.Register(BuildEngine, Repository, options);
+            SettingsHandOff.Register(BuildEngine, Repository, new HandedOffSettings(options, layerSplit));
         }
         return System.Threading.Tasks.Task.CompletedTask;
     }

@@ -27,6 +27,7 @@ public static class ErrorCodes
     public const string PublishFileChanged = "ZSTDC1022"; // a file changed size or vanished while the app layer was written
     public const string PublishFileNameNotUtf8 = "ZSTDC1023";
     public const string PublishSpecialFileSkipped = "ZSTDC1024"; // a warning: a FIFO, socket or device file is not put in the layer
+    public const string InvalidLayerSplit = "ZSTDC1050"; // ContainerLayerSplit is neither true nor false
 
     // 1030-1049: the SDK's task contract (issue 10)
     public const string InvalidAnnotationScope = "ZSTDC1030";

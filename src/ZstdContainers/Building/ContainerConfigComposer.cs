@@ -27,8 +27,23 @@ public static partial class ContainerConfigComposer
         IReadOnlyList<Digest> addedDiffIds,
         DateTimeOffset created,
         string historyCreatedBy,
+        IBuildLog log) =>
+        Compose(baseConfig, request, baseManifestDigest, addedDiffIds, created, [.. addedDiffIds.Select(_ => historyCreatedBy)], log);
+
+    /// <param name="historyCreatedBy">One created_by text per added layer (what it holds), in layer order.</param>
+    public static JsonObject Compose(
+        JsonObject baseConfig,
+        ImageRequest request,
+        Digest baseManifestDigest,
+        IReadOnlyList<Digest> addedDiffIds,
+        DateTimeOffset created,
+        IReadOnlyList<string> historyCreatedBy,
         IBuildLog log)
     {
+        if (historyCreatedBy.Count != addedDiffIds.Count)
+        {
+            throw new ArgumentException("One history entry per added layer.", nameof(historyCreatedBy));
+        }
         var baseInner = baseConfig["config"] as JsonObject ?? new JsonObject();
 
         var env = ComposeEnv(baseInner, request);
@@ -83,7 +98,7 @@ public static partial class ContainerConfigComposer
         {
             config["variant"] = v;
         }
-        config["history"] = ComposeHistory(baseConfig, addedDiffIds.Count, created, historyCreatedBy);
+        config["history"] = ComposeHistory(baseConfig, created, historyCreatedBy);
         return config;
     }
 
@@ -247,7 +262,7 @@ public static partial class ContainerConfigComposer
     }
 
     /// <summary>The base history as it is, plus one entry per layer we add.</summary>
-    private static JsonArray ComposeHistory(JsonObject baseConfig, int addedLayers, DateTimeOffset created, string createdBy)
+    private static JsonArray ComposeHistory(JsonObject baseConfig, DateTimeOffset created, IReadOnlyList<string> createdBy)
     {
         var history = new JsonArray();
         if (baseConfig["history"] is JsonArray baseHistory)
@@ -257,12 +272,12 @@ public static partial class ContainerConfigComposer
                 history.Add(item?.DeepClone());
             }
         }
-        for (var i = 0; i < addedLayers; i++)
+        foreach (var entry in createdBy)
         {
             history.Add(new JsonObject
             {
                 ["created"] = FormatTime(created),
-                ["created_by"] = createdBy,
+                ["created_by"] = entry,
             });
         }
         return history;

@@ -8,9 +8,10 @@ using ZstdContainers.Registry;
 namespace ZstdContainers.Building;
 
 /// <summary>
-/// The whole single-platform publish, as explicit steps: resolve the base image; build the app
-/// layer and prepare the base layers at the same time; compose config and manifest into a
-/// <see cref="BuiltImage"/>; hand it to the sink the caller chose (registry, archive or local daemon).
+/// The whole single-platform publish, as explicit steps: split the publish folder into app layers;
+/// resolve the base image; build the app layers and prepare the base layers at the same time;
+/// compose config and manifest into a <see cref="BuiltImage"/>; hand it to the sink the caller
+/// chose (registry, archive or local daemon).
 /// </summary>
 public sealed class ContainerImagePublisher(RegistryClientOptions registryOptions, IBuildLog log)
 {
@@ -23,8 +24,9 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var settings = new ZstdSettings(request.Compression.Level) { Chunked = request.Compression.Chunked };
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
         sink.CheckWritable();
-        var appLayerWriter = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, log: log);
-        appLayerWriter.EnsureSourceExists();
+        new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy).EnsureSourceExists();
+        // Split before any network work: a bad ContainerLayer fails in a second.
+        var appParts = LayerPartitioner.Partition(request.PublishDirectory, request.LayerSplit);
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccesses.ForBaseImage(request.BaseImage.Registry, request.OutputRegistry), registryOptions);
         var baseImage = await BaseImageResolver.ResolveAsync(baseRegistry, request.BaseImage, request.RuntimeIdentifier, cancellationToken).ConfigureAwait(false);
@@ -36,26 +38,32 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         {
             var preparer = new BaseLayerPreparer(baseRegistry, cache, settings, request.Compression.RecompressBaseLayers, log);
             var baseLayersTask = preparer.PrepareAsync(baseImage, cancellationToken);
-            var appLayerTask = BuildAppLayerAsync(appLayerWriter, settings, workDirectory, cancellationToken);
-            await Task.WhenAll(baseLayersTask, appLayerTask).ConfigureAwait(false);
+            var appLayersTask = AppLayerBuilder.BuildAsync(request, appParts, policy, settings, workDirectory, log, cancellationToken);
+            await Task.WhenAll(baseLayersTask, appLayersTask).ConfigureAwait(false);
             var baseLayers = await baseLayersTask.ConfigureAwait(false);
-            var (appBlob, appElapsed) = await appLayerTask.ConfigureAwait(false);
+            var appLayers = await appLayersTask.ConfigureAwait(false);
 
-            PublishLog.Layers(log, baseLayers, appBlob, appElapsed);
+            PublishLog.Layers(log, baseLayers, appLayers);
 
             var created = string.IsNullOrWhiteSpace(request.SourceDateEpoch) ? DateTimeOffset.UtcNow : policy.Timestamp;
             var config = ContainerConfigComposer.Compose(
-                baseImage.Config, request, baseImage.ManifestDigest, [appBlob.DiffId], created,
-                $"ZstdContainers {ToolVersion}: app layer from the publish folder, {settings.FormatName} level {settings.Level}", log);
+                baseImage.Config, request, baseImage.ManifestDigest, [.. appLayers.Select(l => l.Blob.DiffId)], created,
+                [.. appLayers.Select(l => $"ZstdContainers {ToolVersion}: {l.Part.Description}, {settings.FormatName} level {settings.Level}")], log);
             if (request.SkipPublishing)
             {
                 // A per-RID image of a multi-RID archive or docker load: the index task ships it
-                // later in this build, after the work folder is gone.
-                appBlob = await cache.StoreBlobAsync(appBlob, cancellationToken).ConfigureAwait(false);
+                // later in this build, after the work folder is gone, and finds every layer by digest.
+                for (var i = 0; i < appLayers.Count; i++)
+                {
+                    appLayers[i] = appLayers[i] with { Blob = await cache.StoreBlobAsync(appLayers[i].Blob, cancellationToken).ConfigureAwait(false) };
+                }
             }
-            var appLayer = new ImageLayer(appBlob.Descriptor, appBlob.DiffId, new FileBlobSource(appBlob.FilePath));
             var annotations = ImageAnnotations.Resolve(request.ManifestAnnotations, created, baseImage.ManifestDigest);
-            var image = ImageAssembler.Assemble(config, [.. baseLayers.Select(l => l.Layer), appLayer], baseImage.Platform, annotations);
+            var image = ImageAssembler.Assemble(
+                config,
+                [.. baseLayers.Select(l => l.Layer), .. appLayers.Select(l => new ImageLayer(l.Blob.Descriptor, l.Blob.DiffId, new FileBlobSource(l.Blob.FilePath)))],
+                baseImage.Platform,
+                annotations);
 
             var shipped = ShipReport.Empty;
             if (!request.SkipPublishing)
@@ -70,7 +78,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                 shipped = await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
             }
             var verb = request.SkipPublishing ? "Built" : sink.Verb;
-            PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appBlob, total.Elapsed);
+            PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appLayers, total.Elapsed);
             return new ImagePublishResult(
                 image,
                 sink.ImageNames(request.Repository, request.Tags),
@@ -82,15 +90,6 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         {
             TryDelete(workDirectory);
         }
-    }
-
-    private static async Task<(LayerBlob Blob, TimeSpan Elapsed)> BuildAppLayerAsync(
-        DirectoryLayerWriter writer, ZstdSettings settings, string workDirectory, CancellationToken cancellationToken)
-    {
-        using var turn = await EncoderGate.EnterAsync(cancellationToken).ConfigureAwait(false);
-        var clock = Stopwatch.StartNew();
-        var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, Path.Combine(workDirectory, "app-layer.tar.zst"), settings, cancellationToken).ConfigureAwait(false);
-        return (blob, clock.Elapsed);
     }
 
     private static void TryDelete(string directory)

@@ -1,3 +1,4 @@
+using ZstdContainers.Layers;
 using ZstdContainers.Oci;
 
 namespace ZstdContainers.Building;
@@ -67,6 +68,9 @@ public sealed record ImageRequest
     public bool SkipPublishing { get; init; }
 
     public CompressionOptions Compression { get; init; } = new() { UseZstd = true };
+
+    /// <summary>How the publish folder becomes layers; the default is one app layer, as the SDK builds it.</summary>
+    public LayerSplitOptions LayerSplit { get; init; } = LayerSplitOptions.None;
 
     /// <summary>The value of SOURCE_DATE_EPOCH, if any: fixes layer timestamps and `created`.</summary>
     public string? SourceDateEpoch { get; init; }

@@ -8,25 +8,34 @@ namespace ZstdContainers.Building;
 /// <summary>The lines a publish prints: one per layer at normal verbosity, then the summary.</summary>
 internal static class PublishLog
 {
-    public static void Layers(IBuildLog log, IReadOnlyList<BaseLayerOutcome> baseLayers, LayerBlob app, TimeSpan appElapsed)
+    public static void Layers(IBuildLog log, IReadOnlyList<BaseLayerOutcome> baseLayers, IReadOnlyList<AppLayerBuild> appLayers)
     {
         foreach (var outcome in baseLayers)
         {
             var d = outcome.Layer.Descriptor;
             log.Info($"  base layer {Short(d.Digest)}: {Sizes.Format(outcome.SourceSize)} {ShortType(outcome.SourceMediaType)} -> {Sizes.Format(d.Size)} {LayerFormat(d)} ({Ratio(d.Size, outcome.SourceSize)}), {outcome.Action}, {Sizes.Seconds(outcome.Elapsed)}");
         }
-        log.Info($"  app layer {Short(app.Descriptor.Digest)}: {Sizes.Format(app.TarSize)} tar -> {Sizes.Format(app.Size)} {LayerFormat(app.Descriptor)} ({Ratio(app.Size, app.TarSize)}), {Sizes.Seconds(appElapsed)}");
+        foreach (var (part, app, elapsed) in appLayers)
+        {
+            var holds = appLayers.Count > 1 ? $" ({part.Description})" : string.Empty;
+            log.Info($"  {LayerTitle(part, appLayers.Count)} {Short(app.Descriptor.Digest)}: {Sizes.Format(app.TarSize)} tar -> {Sizes.Format(app.Size)} {LayerFormat(app.Descriptor)} ({Ratio(app.Size, app.TarSize)}), {Sizes.Seconds(elapsed)}{holds}");
+        }
     }
 
-    public static void Summary(IBuildLog log, string verb, string where, BuiltImage image, IReadOnlyList<BaseLayerOutcome> baseLayers, LayerBlob app, TimeSpan elapsed)
+    public static void Summary(IBuildLog log, string verb, string where, BuiltImage image, IReadOnlyList<BaseLayerOutcome> baseLayers, IReadOnlyList<AppLayerBuild> appLayers, TimeSpan elapsed)
     {
+        var appSize = appLayers.Sum(l => l.Blob.Size);
         var baseBefore = baseLayers.Sum(l => l.SourceSize);
         var baseAfter = baseLayers.Sum(l => l.Layer.Descriptor.Size);
         var saved = baseBefore - baseAfter;
         log.Summary(
-            $"{verb} {where} ({image.ManifestDigest}): {image.Layers.Count} layers, {Sizes.Format(baseAfter + app.Size)} "
-            + $"(base layers {Sizes.Format(baseBefore)} as pulled -> {Sizes.Format(baseAfter)}, {(saved >= 0 ? "saved" : "grew by")} {Sizes.Format(Math.Abs(saved))}) in {Sizes.Seconds(elapsed)}.");
+            $"{verb} {where} ({image.ManifestDigest}): {image.Layers.Count} layers, {Sizes.Format(baseAfter + appSize)} "
+            + $"(base layers {Sizes.Format(baseBefore)} as pulled -> {Sizes.Format(baseAfter)}, {(saved >= 0 ? "saved" : "grew by")} {Sizes.Format(Math.Abs(saved))}; "
+            + $"app layers {string.Join(", ", appLayers.Select(l => $"{l.Part.Name} {Sizes.Format(l.Blob.Size)}"))}) in {Sizes.Seconds(elapsed)}.");
     }
+
+    /// <summary>"app layer" for the single layer of an unsplit publish, "app layer 'packages'" for one of several.</summary>
+    private static string LayerTitle(AppLayerPart part, int count) => count == 1 && part.Name == LayerPartitioner.AppLayer ? "app layer" : $"app layer '{part.Name}'";
 
     private static string Short(Digest digest) => digest.Value[..19];
 

@@ -86,6 +86,9 @@ public static partial class LayerPartitioner
         return parts.Count > 0 ? parts : [WholeFolder(publishDirectory)];
     }
 
+    /// <summary>Fails with <see cref="ErrorCodes.InvalidCustomLayer"/> on a layer that cannot be built; cheap, so callers check before any work.</summary>
+    public static void CheckCustomLayers(IReadOnlyList<CustomLayer> layers) => Validate(layers);
+
     private static AppLayerPart WholeFolder(string publishDirectory)
     {
         var files = Directory.Exists(publishDirectory)
