@@ -78,7 +78,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                 shipped = await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
             }
             var verb = request.SkipPublishing ? "Built" : sink.Verb;
-            PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appLayers, total.Elapsed);
+            PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appLayers, shipped, total.Elapsed);
             return new ImagePublishResult(
                 image,
                 sink.ImageNames(request.Repository, request.Tags),

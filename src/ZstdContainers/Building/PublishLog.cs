@@ -1,4 +1,5 @@
 using System.Globalization;
+using ZstdContainers.Destinations;
 using ZstdContainers.Layers;
 using ZstdContainers.Layers.ZstdChunked;
 using ZstdContainers.Oci;
@@ -22,17 +23,32 @@ internal static class PublishLog
         }
     }
 
-    public static void Summary(IBuildLog log, string verb, string where, BuiltImage image, IReadOnlyList<BaseLayerOutcome> baseLayers, IReadOnlyList<AppLayerBuild> appLayers, TimeSpan elapsed)
+    /// <param name="shipped">What the sink did with each blob; empty when the image was only built.</param>
+    public static void Summary(IBuildLog log, string verb, string where, BuiltImage image, IReadOnlyList<BaseLayerOutcome> baseLayers, IReadOnlyList<AppLayerBuild> appLayers, ShipReport shipped, TimeSpan elapsed)
     {
+        string Fate(Digest digest) => shipped.Find(digest) is { } blob ? " " + Transfer(blob.Transfer) : string.Empty;
+        var baseFates = baseLayers.Select(l => shipped.Find(l.Layer.Descriptor.Digest)).OfType<BlobShipment>()
+            .GroupBy(b => b.Transfer).OrderBy(g => g.Key).Select(g => $"{g.Count()} {Transfer(g.Key)}").ToList();
+        var baseFate = baseFates.Count > 0 ? $" ({string.Join(", ", baseFates)})" : string.Empty;
         var appSize = appLayers.Sum(l => l.Blob.Size);
         var baseBefore = baseLayers.Sum(l => l.SourceSize);
         var baseAfter = baseLayers.Sum(l => l.Layer.Descriptor.Size);
         var saved = baseBefore - baseAfter;
         log.Summary(
             $"{verb} {where} ({image.ManifestDigest}): {image.Layers.Count} layers, {Sizes.Format(baseAfter + appSize)} "
-            + $"(base layers {Sizes.Format(baseBefore)} as pulled -> {Sizes.Format(baseAfter)}, {(saved >= 0 ? "saved" : "grew by")} {Sizes.Format(Math.Abs(saved))}; "
-            + $"app layers {string.Join(", ", appLayers.Select(l => $"{l.Part.Name} {Sizes.Format(l.Blob.Size)}"))}) in {Sizes.Seconds(elapsed)}.");
+            + $"(base layers {Sizes.Format(baseBefore)} as pulled -> {Sizes.Format(baseAfter)}, {(saved >= 0 ? "saved" : "grew by")} {Sizes.Format(Math.Abs(saved))}{baseFate}; "
+            + $"app layers {string.Join(", ", appLayers.Select(l => $"{l.Part.Name} {Sizes.Format(l.Blob.Size)}{Fate(l.Blob.Digest)}"))}) in {Sizes.Seconds(elapsed)}.");
     }
+
+    private static string Transfer(BlobTransfer transfer) => transfer switch
+    {
+        BlobTransfer.Uploaded => "uploaded",
+        BlobTransfer.AlreadyPresent => "already there",
+        BlobTransfer.Mounted => "mounted",
+        BlobTransfer.ReusedFromRegistryCache => "reused",
+        BlobTransfer.Written => "written",
+        _ => transfer.ToString(),
+    };
 
     /// <summary>"app layer" for the single layer of an unsplit publish, "app layer 'packages'" for one of several.</summary>
     private static string LayerTitle(AppLayerPart part, int count) => count == 1 && part.Name == LayerPartitioner.AppLayer ? "app layer" : $"app layer '{part.Name}'";

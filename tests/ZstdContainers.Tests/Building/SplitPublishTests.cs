@@ -136,6 +136,9 @@ public sealed class SplitPublishTests : IDisposable
             uploaded.Order(StringComparer.Ordinal));
         // Runtime and packages layers are byte for byte the ones of the first publish.
         Assert.Equal(first.Image.Layers.Take(4).Select(l => l.Descriptor.Digest), second.Image.Layers.Take(4).Select(l => l.Descriptor.Digest));
+        // The summary line says it per layer.
+        var summary = _log.Lines.Last(l => l.Contains("app layers ", StringComparison.Ordinal));
+        Assert.Matches(@"\(2 already there\); app layers runtime [^,]+ already there, packages [^,]+ already there, app [^,)]+ uploaded\)", summary);
     }
 
     [Fact]
