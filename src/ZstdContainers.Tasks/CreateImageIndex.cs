@@ -14,21 +14,24 @@ namespace ZstdContainers.Tasks;
 public sealed partial class CreateImageIndex : CoreTask
 {
     public string BaseRegistry { get; set; } = string.Empty;
-    [Required] public string BaseImageName { get; set; } = string.Empty;
+    public string BaseImageName { get; set; } = string.Empty;
     public string BaseImageTag { get; set; } = string.Empty;
     public string BaseImageDigest { get; set; } = string.Empty;
-    [Required] public ITaskItem[] GeneratedContainers { get; set; } = [];
+    public ITaskItem[] GeneratedContainers { get; set; } = [];
     public string OutputRegistry { get; set; } = string.Empty;
     public string ArchiveOutputPath { get; set; } = string.Empty;
     public string LocalRegistry { get; set; } = string.Empty;
-    [Required] public string Repository { get; set; } = string.Empty;
-    [Required] public string[] ImageTags { get; set; } = [];
+    public string Repository { get; set; } = string.Empty;
+    public string[] ImageTags { get; set; } = [];
 
     [Output] public string GeneratedArchiveOutputPath { get; set; } = string.Empty;
     [Output] public string GeneratedImageIndex { get; set; } = string.Empty;
 
     protected override async System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
+        RequiredParameters.Check(nameof(CreateImageIndex), (nameof(BaseImageName), BaseImageName), (nameof(Repository), Repository));
+        RequiredParameters.CheckAny(nameof(CreateImageIndex), nameof(ImageTags), ImageTags);
+        RequiredParameters.CheckAny(nameof(CreateImageIndex), nameof(GeneratedContainers), GeneratedContainers);
         ContractInputs.CheckBaseImageSource(BaseImageSource);
         ContractInputs.CheckLocalRegistry(LocalRegistry, OutputRegistry, ArchiveOutputPath);
         var request = new ImageIndexRequest

@@ -18,17 +18,17 @@ public sealed partial class CreateNewImage : CoreTask
 {
     // ---- The SDK's CreateNewImage parameters (same names, same types). ----
     public string BaseRegistry { get; set; } = string.Empty;
-    [Required] public string BaseImageName { get; set; } = string.Empty;
+    public string BaseImageName { get; set; } = string.Empty;
     public string BaseImageTag { get; set; } = string.Empty;
     public string BaseImageDigest { get; set; } = string.Empty;
     public string OutputRegistry { get; set; } = string.Empty;
     public string ArchiveOutputPath { get; set; } = string.Empty;
     public string LocalRegistry { get; set; } = string.Empty;
-    [Required] public string Repository { get; set; } = string.Empty;
-    [Required] public string[] ImageTags { get; set; } = [];
-    [Required] public string PublishDirectory { get; set; } = string.Empty;
-    [Required] public string WorkingDirectory { get; set; } = string.Empty;
-    [Required] public ITaskItem[] Entrypoint { get; set; } = [];
+    public string Repository { get; set; } = string.Empty;
+    public string[] ImageTags { get; set; } = [];
+    public string PublishDirectory { get; set; } = string.Empty;
+    public string WorkingDirectory { get; set; } = string.Empty;
+    public ITaskItem[] Entrypoint { get; set; } = [];
     public ITaskItem[] EntrypointArgs { get; set; } = [];
     public ITaskItem[] DefaultArgs { get; set; } = [];
     public ITaskItem[] AppCommand { get; set; } = [];
@@ -37,11 +37,11 @@ public sealed partial class CreateNewImage : CoreTask
     public ITaskItem[] ExposedPorts { get; set; } = [];
     public ITaskItem[] Labels { get; set; } = [];
     public ITaskItem[] ContainerEnvironmentVariables { get; set; } = [];
-    [Required] public string ContainerRuntimeIdentifier { get; set; } = string.Empty;
-    [Required] public string RuntimeIdentifierGraphPath { get; set; } = string.Empty;
+    public string ContainerRuntimeIdentifier { get; set; } = string.Empty;
+    public string RuntimeIdentifierGraphPath { get; set; } = string.Empty;
     public string ContainerUser { get; set; } = string.Empty;
-    [Required] public bool GenerateLabels { get; set; }
-    [Required] public bool GenerateDigestLabel { get; set; }
+    public bool GenerateLabels { get; set; }
+    public bool GenerateDigestLabel { get; set; }
     public string? ImageFormat { get; set; }
     public bool SkipPublishing { get; set; }
 
@@ -77,6 +77,13 @@ public sealed partial class CreateNewImage : CoreTask
 
     private ImageRequest BuildRequest(IBuildLog log)
     {
+        // Checked here rather than with [Required], so an SDK whose targets stop passing one gets a
+        // ZSTDC error that says so instead of MSB4044.
+        RequiredParameters.Check(nameof(CreateNewImage),
+            (nameof(BaseImageName), BaseImageName), (nameof(Repository), Repository), (nameof(PublishDirectory), PublishDirectory),
+            (nameof(WorkingDirectory), WorkingDirectory), (nameof(ContainerRuntimeIdentifier), ContainerRuntimeIdentifier));
+        RequiredParameters.CheckAny(nameof(CreateNewImage), nameof(ImageTags), ImageTags);
+        WindowsImages.Refuse(ContainerRuntimeIdentifier);
         var settings = SettingsHandOff.Find(BuildEngine, Repository, log);
         ContractInputs.CheckLocalRegistry(LocalRegistry, OutputRegistry, ArchiveOutputPath);
         return new ImageRequest

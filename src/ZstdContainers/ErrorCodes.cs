@@ -33,6 +33,9 @@ public static class ErrorCodes
     public const string InvalidAnnotationScope = "ZSTDC1030";
     public const string UnsupportedLocalRegistry = "ZSTDC1031"; // Wslc, MacOSContainer
     public const string UnsupportedBaseImageSource = "ZSTDC1032";
+    public const string SdkTaskContractChanged = "ZSTDC1033"; // the preflight: the SDK's image tasks take inputs ours do not
+    public const string MissingTaskParameter = "ZSTDC1034";
+    public const string WindowsImageNotSupported = "ZSTDC1035";
 
     // 2xxx: base image
     public const string BaseImageNotFound = "ZSTDC2001";
