@@ -26,6 +26,9 @@ public sealed class ResolveZstdContainerSettings : CoreTask
     /// <summary>The ContainerLayer items: user-defined layers (name, Files, After).</summary>
     public ITaskItem[]? ContainerLayers { get; set; }
 
+    /// <summary>The project's obj/ folder: per-RID builds hand their blobs to the index step there.</summary>
+    public string? IntermediateDirectory { get; set; }
+
     /// <summary>
     /// The computed ContainerRepository. Empty for the early check; set when handing the settings
     /// to the image tasks, right before they run.
@@ -40,6 +43,10 @@ public sealed class ResolveZstdContainerSettings : CoreTask
             options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };
         }
         var layerSplit = LayerSplitSettings.Parse(ContainerLayerSplit, ContainerLayers);
+        if (!string.IsNullOrWhiteSpace(IntermediateDirectory))
+        {
+            options = options with { HandOffDirectory = Path.GetFullPath(Path.Combine(IntermediateDirectory.Trim(), "zstdcontainers", "handoff")) };
+        }
         if (!string.IsNullOrEmpty(Repository))
         {
             SettingsHandOff.Register(BuildEngine, Repository, new HandedOffSettings(options, layerSplit));

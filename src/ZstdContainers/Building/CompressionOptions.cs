@@ -20,6 +20,12 @@ public sealed record CompressionOptions
     /// <summary>ContainerLayerCacheDirectory, or null for the per-user default.</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>
+    /// Where the per-RID builds of a multi-RID archive or daemon publish leave their blobs for the
+    /// index step: a folder under the project's obj/. Null: under the layer cache folder.
+    /// </summary>
+    public string? HandOffDirectory { get; init; }
+
     /// <param name="compression">ContainerLayerCompression: empty or gzip (the SDK's path), or zstd.</param>
     /// <param name="level">ContainerLayerCompressionLevel: empty (3) or 1–22.</param>
     /// <param name="recompressBaseLayers">ContainerRecompressBaseLayers: empty (true), true or false.</param>

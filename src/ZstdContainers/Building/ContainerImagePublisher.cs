@@ -52,10 +52,23 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             if (request.SkipPublishing)
             {
                 // A per-RID image of a multi-RID archive or docker load: the index task ships it
-                // later in this build, after the work folder is gone, and finds every layer by digest.
+                // later in this build, after the work folder (and a temporary cache) is gone, and
+                // finds every layer by digest.
+                var handOff = HandOffFor(request.Compression, cache);
                 for (var i = 0; i < appLayers.Count; i++)
                 {
-                    appLayers[i] = appLayers[i] with { Blob = await cache.StoreBlobAsync(appLayers[i].Blob, cancellationToken).ConfigureAwait(false) };
+                    appLayers[i] = appLayers[i] with { Blob = await handOff.StoreAsync(appLayers[i].Blob, cancellationToken).ConfigureAwait(false) };
+                }
+                if (cache.IsTemporary)
+                {
+                    foreach (var outcome in baseLayers)
+                    {
+                        if (outcome.Layer.Source is FileBlobSource file)
+                        {
+                            var blob = new LayerBlob(file.Path, outcome.Layer.Descriptor, outcome.Layer.DiffId, 0);
+                            await handOff.StoreAsync(blob, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
                 }
             }
             var annotations = ImageAnnotations.Resolve(request.ManifestAnnotations, created, baseImage.ManifestDigest);
@@ -91,6 +104,10 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             TryDelete(workDirectory);
         }
     }
+
+    /// <summary>Where per-RID builds leave blobs for the index step (see <see cref="HandOffStore"/>).</summary>
+    internal static HandOffStore HandOffFor(CompressionOptions options, LayerCache cache) =>
+        new(options.HandOffDirectory ?? Path.Combine(cache.Directory, "handoff"));
 
     private static void TryDelete(string directory)
     {

@@ -37,15 +37,17 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccesses.ForBaseImage(request.BaseImage.Registry, request.OutputRegistry), registryOptions);
         using var cache = new LayerCache(request.Compression.CacheDirectory ?? LayerCache.DefaultDirectory(registryOptions.Environment), log);
+        var handOff = ContainerImagePublisher.HandOffFor(request.Compression, cache);
         var images = new ImageSet
         {
-            Images = [.. manifests.Select(m => ToBuiltImage(m, request, baseRegistry, cache))],
+            Images = [.. manifests.Select(m => ToBuiltImage(m, request, baseRegistry, handOff, cache))],
             Index = indexBlob,
             Repository = request.Repository,
             Tags = request.Tags,
             Timestamp = timestamp,
         };
         await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
+        handOff.Clear(); // shipped: the per-RID builds' blobs are not needed again
         log.Summary($"{sink.Verb} image index {sink.Describe(request.Repository, request.Tags)} ({indexBlob.Digest}): {string.Join(", ", manifests.Select(m => m.Descriptor.Platform))}.");
         return (indexBlob, (sink as ArchiveSink)?.Path);
     }
@@ -74,15 +76,16 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
     }
 
     /// <summary>
-    /// Finds every layer's bytes for an archive or daemon: our own blobs (app layers, transcoded
-    /// base layers) are in the layer cache; base layers reused as they are come from the base registry.
+    /// Finds every layer's bytes for an archive or daemon: our own blobs (app layers, and transcoded
+    /// base layers when the cache was temporary) were handed off under obj/; other transcoded base
+    /// layers are in the layer cache; base layers reused as they are come from the base registry.
     /// </summary>
-    private static BuiltImage ToBuiltImage(ImageParts parts, ImageIndexRequest request, RegistryClient baseRegistry, LayerCache cache)
+    private static BuiltImage ToBuiltImage(ImageParts parts, ImageIndexRequest request, RegistryClient baseRegistry, HandOffStore handOff, LayerCache cache)
     {
         var layers = parts.Parsed.Layers.Select((descriptor, i) =>
         {
             var digest = descriptor.Digest;
-            IBlobSource source = cache.TryGetBlobPath(digest) is { } path
+            IBlobSource source = (handOff.TryGetBlobPath(digest) ?? cache.TryGetBlobPath(digest)) is { } path
                 ? new FileBlobSource(path)
                 : new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest, descriptor.Size);
             return new ImageLayer(descriptor, parts.DiffIds[i], source, request.BaseImage);

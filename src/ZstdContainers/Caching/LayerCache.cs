@@ -24,7 +24,7 @@ namespace ZstdContainers.Caching;
 /// <para>Safe for several builds (processes) and threads at once: blobs and records appear by an
 /// atomic rename of a complete file, so a reader sees a whole entry or none.</para>
 /// </remarks>
-public sealed partial class LayerCache : IDisposable
+public sealed class LayerCache : IDisposable
 {
     /// <summary>The layout version, the name of the folder every entry lives under.</summary>
     public const string FormatVersion = "v1";

@@ -143,4 +143,54 @@ public sealed class PublisherTests : IDisposable
         Assert.Equal(image.ManifestDigest, Assert.Single(parsed.Manifests).Digest);
         Assert.Equal("amd64", parsed.Manifests[0].Platform!.Architecture);
     }
+
+    [Fact]
+    public async Task Several_rids_into_an_archive_with_a_temporary_cache_hand_every_blob_to_the_index_step_through_obj()
+    {
+        // The cache folder cannot be created (it would be below a file), so each step of the build
+        // gets a temporary one that is gone when the step ends: the index step can find the per-RID
+        // images' blobs only where they were handed off.
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        var blocker = Path.Combine(_root, "not-a-folder");
+        File.WriteAllText(blocker, "");
+        var handOff = Path.Combine(_root, "obj", "zstdcontainers", "handoff");
+        var compression = new CompressionOptions { UseZstd = true, CacheDirectory = Path.Combine(blocker, "cache"), HandOffDirectory = handOff };
+        var archive = Path.Combine(_root, "out", "app.tar");
+        var inner = Request(baseImage, tags: ["1.0"]) with { OutputRegistry = null, ArchiveOutputPath = archive, SkipPublishing = true, Compression = compression };
+        var image = (await PublishAsync(inner)).Image;
+        Assert.False(File.Exists(archive));
+        _fake.Requests.Clear();
+
+        var options = RegistryTestHelpers.Options(_fake, _log);
+        var request = new ImageIndexRequest
+        {
+            Images = [new GeneratedImage(System.Text.Encoding.UTF8.GetString(image.Manifest), System.Text.Encoding.UTF8.GetString(image.Config), image.ManifestDigest.Value, image.ManifestMediaType)],
+            BaseImage = baseImage.Reference,
+            Repository = Target,
+            Tags = ["1.0"],
+            ArchiveOutputPath = archive,
+            Compression = compression,
+        };
+        var sink = new ArchiveSink(archive);
+
+        var (_, archivePath) = await new ImageIndexPublisher(options, _log).PublishAsync(request, sink, CancellationToken.None);
+
+        Assert.Equal(archive, archivePath);
+        var manifest = OciJson.Deserialize<ImageManifest>(image.Manifest);
+        var entries = ArchiveEntries(archive);
+        Assert.All(manifest.Layers, l => Assert.Contains("blobs/sha256/" + l.Digest.Hex, entries));
+        Assert.DoesNotContain(_fake.Requests, r => r.Uri.AbsolutePath.Contains("/blobs/", StringComparison.Ordinal)); // nothing asked of the base registry
+        Assert.False(Directory.Exists(handOff)); // shipped, so cleared: nothing piles up in obj/
+    }
+
+    private static HashSet<string> ArchiveEntries(string archive)
+    {
+        using var reader = new System.Formats.Tar.TarReader(File.OpenRead(archive));
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.GetNextEntry() is { } entry)
+        {
+            names.Add(entry.Name);
+        }
+        return names;
+    }
 }
