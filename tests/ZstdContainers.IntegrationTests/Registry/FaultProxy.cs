@@ -47,6 +47,9 @@ public sealed record ProxiedRequest(int Number, string Method, string Path, stri
         (Method is "PUT" or "PATCH") && Path.Contains("/blobs/uploads/", StringComparison.Ordinal) && (ContentLength > 0 || Chunked);
 
     public bool IsManifestPut => Method == "PUT" && Path.Contains("/manifests/", StringComparison.Ordinal);
+
+    /// <summary>The Authorization header the client sent, if any (to check where credentials went).</summary>
+    public string? Authorization { get; init; }
 }
 
 /// <summary>What happened to one request: the action taken and, when forwarded, the registry's status.</summary>
@@ -76,24 +79,32 @@ public sealed class FaultProxy : IAsyncDisposable
     private int _requestNumber;
     private int _connectionNumber;
 
-    public FaultProxy(IPEndPoint upstream, Func<ProxiedRequest, FaultAction>? policy = null)
+    /// <param name="listenAddress">A loopback address to listen on (default 127.0.0.1; 127.0.0.2 is "another host" to a client).</param>
+    public FaultProxy(IPEndPoint upstream, Func<ProxiedRequest, FaultAction>? policy = null, IPAddress? listenAddress = null)
     {
-        if (!IPAddress.IsLoopback(upstream.Address))
+        listenAddress ??= IPAddress.Loopback;
+        if (!IPAddress.IsLoopback(upstream.Address) || !IPAddress.IsLoopback(listenAddress))
         {
-            throw new ArgumentException("The fault proxy only forwards to loopback addresses.", nameof(upstream));
+            throw new ArgumentException("The fault proxy only listens on and forwards to loopback addresses.", nameof(upstream));
         }
         _upstream = upstream;
         Policy = policy ?? (_ => FaultAction.Pass);
-        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener = new TcpListener(listenAddress, 0);
         _listener.Start();
+        ListenAddress = listenAddress;
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = Task.Run(AcceptLoopAsync);
     }
 
+    public IPAddress ListenAddress { get; }
+
     public int Port { get; }
 
-    /// <summary>"127.0.0.1:port", as ContainerRegistry takes it.</summary>
-    public string Address => $"127.0.0.1:{Port}";
+    /// <summary>"address:port", as ContainerRegistry takes it.</summary>
+    public string Address => $"{ListenAddress}:{Port}";
+
+    /// <summary>Rewrites the Location header of the registry's responses (a TLS proxy or a hostile registry's doing); null keeps it.</summary>
+    public Func<string, string>? RewriteLocation { get; set; }
 
     /// <summary>Decides per request; may be swapped between publishes. Called concurrently: keep it thread-safe.</summary>
     public Func<ProxiedRequest, FaultAction> Policy { get; set; }
@@ -179,7 +190,10 @@ public sealed class FaultProxy : IAsyncDisposable
                 var query = queryStart < 0 ? string.Empty : target[queryStart..];
                 var contentLength = HeaderValue(headers, "Content-Length") is { } cl && long.TryParse(cl, out var n) ? n : (long?)null;
                 var chunked = HeaderValue(headers, "Transfer-Encoding")?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true;
-                var request = new ProxiedRequest(Interlocked.Increment(ref _requestNumber), method, path, query, contentLength, chunked, HeaderValue(headers, "Content-Range"));
+                var request = new ProxiedRequest(Interlocked.Increment(ref _requestNumber), method, path, query, contentLength, chunked, HeaderValue(headers, "Content-Range"))
+                {
+                    Authorization = HeaderValue(headers, "Authorization"),
+                };
                 FaultAction action;
                 try
                 {
@@ -262,6 +276,10 @@ public sealed class FaultProxy : IAsyncDisposable
                     responseHead = await upstreamReader!.ReadHeadAsync(answer.Token) ?? throw new IOException("the registry closed the connection");
                     (var statusLine, responseHeaders) = ParseHead(responseHead);
                     status = int.Parse(statusLine.Split(' ')[1]);
+                    if (RewriteLocation is { } rewrite && HeaderValue(responseHeaders, "Location") is { } location && rewrite(location) is var rewritten && rewritten != location)
+                    {
+                        responseHead = responseHead.Replace("\r\nLocation: " + location + "\r\n", "\r\nLocation: " + rewritten + "\r\n", StringComparison.OrdinalIgnoreCase);
+                    }
                     await client.GetStream().WriteAsync(Encoding.Latin1.GetBytes(responseHead), idle.Token);
                     if (status >= 200)
                     {

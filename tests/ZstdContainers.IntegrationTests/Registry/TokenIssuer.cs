@@ -73,7 +73,11 @@ public sealed class TokenIssuer : IDisposable
             rootcertbundle: {RootCertificateBundle}
         """;
 
-    public sealed record TokenRequest(string? Service, IReadOnlyList<string> Scopes, string? User, bool Authenticated, string? Account);
+    public sealed record TokenRequest(string? Service, IReadOnlyList<string> Scopes, string? User, bool Authenticated, string? Account)
+    {
+        /// <summary>The Authorization header as received (any scheme), or null.</summary>
+        public string? Authorization { get; init; }
+    }
 
     public ConcurrentQueue<TokenRequest> Requests { get; } = new();
 
@@ -86,6 +90,9 @@ public sealed class TokenIssuer : IDisposable
 
     /// <summary>With <see cref="FirstTokenAcceptedFor"/>: the moment after which the registry refuses the first token.</summary>
     public DateTimeOffset? FirstTokenRefusedAfter { get; private set; }
+
+    /// <summary>Anonymous token requests get pull access (a public base image registry); push still needs the user.</summary>
+    public bool AnonymousPull { get; set; }
 
     /// <summary>Every token handed out (for scanning logs for them).</summary>
     public ConcurrentQueue<string> IssuedTokens { get; } = new();
@@ -150,9 +157,17 @@ public sealed class TokenIssuer : IDisposable
             user = colon >= 0 ? decoded[..colon] : decoded;
             authenticated = colon >= 0 && user == _user && decoded[(colon + 1)..] == _password;
         }
-        Requests.Enqueue(new TokenRequest(request.QueryString["service"], scopes, user, authenticated, request.QueryString["account"]));
+        Requests.Enqueue(new TokenRequest(request.QueryString["service"], scopes, user, authenticated, request.QueryString["account"])
+        {
+            Authorization = request.Headers["Authorization"],
+        });
 
-        if (!authenticated)
+        var anonymous = !authenticated && user is null && AnonymousPull;
+        if (anonymous)
+        {
+            scopes = [.. scopes.Select(PullOnly).Where(s => s is not null).Select(s => s!)];
+        }
+        if (!authenticated && !anonymous)
         {
             response.AddHeader("WWW-Authenticate", "Basic realm=\"zc-test-issuer\"");
             Reply(response, 401, """{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}""");
@@ -169,7 +184,7 @@ public sealed class TokenIssuer : IDisposable
             acceptedFor = shortLived;
             FirstTokenRefusedAfter = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() + (long)shortLived.TotalSeconds);
         }
-        var token = CreateToken(user!, scopes, acceptedFor);
+        var token = CreateToken(user ?? "anonymous", scopes, acceptedFor);
         IssuedTokens.Enqueue(token);
         var body = new JsonObject
         {
@@ -179,6 +194,13 @@ public sealed class TokenIssuer : IDisposable
             ["issued_at"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
         };
         Reply(response, 200, body.ToJsonString());
+    }
+
+    /// <summary>"repository:NAME:pull,push" → "repository:NAME:pull"; null when the scope asks for no pull.</summary>
+    private static string? PullOnly(string scope)
+    {
+        var colon = scope.LastIndexOf(':');
+        return colon > 0 && scope[(colon + 1)..].Split(',').Contains("pull") ? scope[..colon] + ":pull" : null;
     }
 
     private static void Reply(HttpListenerResponse response, int status, string json)
