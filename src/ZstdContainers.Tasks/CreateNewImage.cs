@@ -5,6 +5,7 @@ using ZstdContainers.Building;
 using ZstdContainers.Destinations;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
+using ZstdContainers.Reporting;
 
 namespace ZstdContainers.Tasks;
 
@@ -60,6 +61,7 @@ public sealed partial class CreateNewImage : CoreTask
         var options = new RegistryClientOptions { Log = log };
         var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);
         var result = await new ContainerImagePublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
+        PublishReportOutput.Write(result.Report, PublishReportOutput.DirectoryFor(PublishDirectory), options.Environment, log);
 
         GeneratedContainerManifest = System.Text.Encoding.UTF8.GetString(result.Image.Manifest);
         GeneratedContainerConfiguration = System.Text.Encoding.UTF8.GetString(result.Image.Config);

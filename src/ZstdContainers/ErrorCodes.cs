@@ -71,4 +71,8 @@ public static class ErrorCodes
     public const string CacheUnusable = "ZSTDC5001";
     public const string CacheEntryCorrupt = "ZSTDC5002"; // a warning: the entry is deleted and rebuilt
     public const string CacheNotPrivate = "ZSTDC5003"; // the cache folder belongs to another user or others can write it
+
+    // 7xxx: reporting (the publish report, CI summaries, progress)
+    public const string ReportNotWritten = "ZSTDC7001"; // a warning: the image is published, its report file is not
+    public const string StepSummaryNotWritten = "ZSTDC7002"; // a warning: GITHUB_STEP_SUMMARY could not be appended to
 }

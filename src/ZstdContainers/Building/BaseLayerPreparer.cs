@@ -3,11 +3,16 @@ using ZstdContainers.Caching;
 using ZstdContainers.Layers;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
+using ZstdContainers.Reporting;
 
 namespace ZstdContainers.Building;
 
 /// <summary>What happened to one base layer, for the per-layer log line and the summary.</summary>
-public sealed record BaseLayerOutcome(ImageLayer Layer, long SourceSize, string SourceMediaType, string Action, TimeSpan Elapsed);
+public sealed record BaseLayerOutcome(ImageLayer Layer, long SourceSize, string SourceMediaType, string Action, TimeSpan Elapsed)
+{
+    /// <summary>For the publish report: transcoded, from the layer cache, or kept as the base had it.</summary>
+    public LayerPreparation Preparation { get; init; } = LayerPreparation.Reused;
+}
 
 /// <summary>
 /// Prepares every base layer the new image carries: zstd blobs are reused byte for byte;
@@ -70,7 +75,10 @@ public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache,
                         $"Base layer {digest} of {baseImage.Reference} holds a tar whose diff_id is {cached.Blob.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set ContainerRecompressBaseLayers=false to ship its layers as they are.");
                 }
                 var layer = new ImageLayer(cached.Blob.Descriptor, diffId, new FileBlobSource(cached.Blob.FilePath));
-                return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? $"{settings.FormatName} from cache" : $"transcoded to {settings.FormatName}", clock.Elapsed);
+                return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? $"{settings.FormatName} from cache" : $"transcoded to {settings.FormatName}", clock.Elapsed)
+                {
+                    Preparation = cached.FromCache ? LayerPreparation.FromCache : LayerPreparation.Transcoded,
+                };
             default:
                 throw new ZstdContainersException(
                     ErrorCodes.UnsupportedBaseLayer,

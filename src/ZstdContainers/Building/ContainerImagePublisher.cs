@@ -4,6 +4,7 @@ using ZstdContainers.Destinations;
 using ZstdContainers.Layers;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
+using ZstdContainers.Reporting;
 
 namespace ZstdContainers.Building;
 
@@ -92,12 +93,23 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             }
             var verb = request.SkipPublishing ? "Built" : sink.Verb;
             PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appLayers, shipped, total.Elapsed);
-            return new ImagePublishResult(
-                image,
-                sink.ImageNames(request.Repository, request.Tags),
-                baseImage.ManifestDigest,
-                (sink as ArchiveSink)?.Path,
-                shipped);
+            var names = sink.ImageNames(request.Repository, request.Tags);
+            var report = PublishReportBuilder.Build(new PublishFacts
+            {
+                Image = image,
+                Layers = [.. baseLayers.Select(BaseProvenance), .. appLayers.Select(AppProvenance)],
+                Shipped = shipped,
+                Verb = verb,
+                Names = names,
+                NamesAreRegistryReferences = sink is RegistrySink && !request.SkipPublishing,
+                BaseImage = request.BaseImage,
+                BaseManifestDigest = baseImage.ManifestDigest,
+                Compression = settings.FormatName,
+                Level = settings.Level,
+                Tool = "ZstdContainers " + ToolVersion,
+                Elapsed = total.Elapsed,
+            });
+            return new ImagePublishResult(image, names, baseImage.ManifestDigest, (sink as ArchiveSink)?.Path, shipped, report);
         }
         finally
         {
@@ -108,6 +120,12 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
     /// <summary>Where per-RID builds leave blobs for the index step (see <see cref="HandOffStore"/>).</summary>
     internal static HandOffStore HandOffFor(CompressionOptions options, LayerCache cache) =>
         new(options.HandOffDirectory ?? Path.Combine(cache.Directory, "handoff"));
+
+    private static LayerProvenance BaseProvenance(BaseLayerOutcome outcome) =>
+        new("base", outcome.Preparation, outcome.SourceSize, null, outcome.Elapsed);
+
+    private static LayerProvenance AppProvenance(AppLayerBuild layer) =>
+        new(layer.Part.Name, LayerPreparation.Built, null, layer.Blob.TarSize, layer.Elapsed);
 
     private static void TryDelete(string directory)
     {

@@ -1,5 +1,6 @@
 using ZstdContainers.Destinations;
 using ZstdContainers.Oci;
+using ZstdContainers.Reporting;
 
 namespace ZstdContainers.Building;
 
@@ -9,4 +10,5 @@ public sealed record ImagePublishResult(
     IReadOnlyList<string> ImageNames,
     Digest BaseManifestDigest,
     string? ArchivePath,
-    ShipReport Shipped);
+    ShipReport Shipped,
+    PublishReport Report);

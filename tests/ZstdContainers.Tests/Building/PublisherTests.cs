@@ -85,6 +85,15 @@ public sealed class PublisherTests : IDisposable
         // The app layer is reproducible (same folder, same bytes), so only the config (its created time) is new.
         Assert.Single(uploads);
         Assert.Equal(second.Image.ConfigDigest.Value, uploads[0].Uri.Query.Split("digest=")[1].Replace("%3A", ":", StringComparison.Ordinal));
+
+        // ... and the report says so, layer by layer, from what the push did
+        var report = second.Report;
+        Assert.Equal(["base", "base", "app"], report.Layers.Select(l => l.Origin));
+        Assert.Equal(["from cache", "from cache", "built"], report.Layers.Select(l => l.Prepared));
+        Assert.All(report.Layers, l => Assert.Equal("already present", l.Transfer));
+        Assert.Equal("uploaded", report.Config.Transfer);
+        Assert.Equal(second.Image.Config.Length, report.Totals.BytesSent);
+        Assert.Equal(RegistryTestHelpers.Registry + "/" + Target + "@" + second.Image.ManifestDigest.Value, report.ImageByDigest);
     }
 
     [Fact]
@@ -97,6 +106,8 @@ public sealed class PublisherTests : IDisposable
         Assert.Equal(baseImage.BlobDigests, result.Image.Layers.Take(2).Select(l => l.Descriptor.Digest));
         var mounts = _fake.Requests.Where(r => r.Method == "POST" && r.Uri.Query.Contains("mount=", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, mounts.Count);
+        Assert.Equal(["mounted", "mounted", "uploaded"], result.Report.Layers.Select(l => l.Transfer));
+        Assert.Equal(["reused", "reused", "built"], result.Report.Layers.Select(l => l.Prepared));
         Assert.All(mounts, m => Assert.Contains("from=dotnet%2Faspnet", m.Uri.Query, StringComparison.Ordinal));
         Assert.All(baseImage.BlobDigests, d => Assert.True(_fake.HasBlob(Target, d)));
         Assert.DoesNotContain(_fake.Requests, r => r.Method == "GET" && r.Uri.AbsolutePath.Contains("/blobs/sha256:", StringComparison.Ordinal) && baseImage.BlobDigests.Any(d => r.Uri.AbsolutePath.EndsWith(d.Value, StringComparison.Ordinal)));
