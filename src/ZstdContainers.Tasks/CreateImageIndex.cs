@@ -48,7 +48,7 @@ public sealed partial class CreateImageIndex : CoreTask
             SourceDateEpoch = ContractInputs.SourceDateEpoch(SourceDateEpoch),
             IndexAnnotations = ContractInputs.Annotations(Annotations, ContractInputs.AnnotationScope.Index),
         };
-        var options = new RegistryClientOptions { Log = log };
+        var options = RegistryClientOptions.FromSdkEnvironment(log);
         var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);
         var (index, archivePath) = await new ImageIndexPublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
         GeneratedImageIndex = System.Text.Encoding.UTF8.GetString(index.Content);

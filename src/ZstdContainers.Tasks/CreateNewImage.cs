@@ -58,7 +58,7 @@ public sealed partial class CreateNewImage : CoreTask
     protected override async System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
         var request = BuildRequest(log);
-        var options = new RegistryClientOptions { Log = log };
+        var options = RegistryClientOptions.FromSdkEnvironment(log);
         var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);
         var result = await new ContainerImagePublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
         PublishReportOutput.Write(result.Report, PublishReportOutput.DirectoryFor(PublishDirectory), options.Environment, log);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ZstdContainers.Oci;
+using ZstdContainers.Processes;
 
 namespace ZstdContainers.Destinations;
 

@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using ZstdContainers.Oci;
 
 namespace ZstdContainers.Registry;
@@ -14,8 +13,6 @@ internal sealed class UploadSourceException : Exception
         : base(inner.Message, inner)
     {
     }
-
-    public void Rethrow() => ExceptionDispatchInfo.Capture(InnerException!).Throw();
 }
 
 /// <summary>
@@ -36,9 +33,6 @@ internal sealed class UploadSource : IDisposable
         _size = size;
         _digest = digest;
     }
-
-    /// <summary>How many times openContent was called (tests).</summary>
-    public int Opens { get; private set; }
 
     /// <summary>A request body for bytes [start, start+length): StreamContent with a known Content-Length.</summary>
     public HttpContent CreateContent(long start, long length, RequestAttempt attempt, bool withContentRange)
@@ -78,7 +72,6 @@ internal sealed class UploadSource : IDisposable
         }
 
         _stream = _open() ?? throw new InvalidOperationException("openContent returned null.");
-        Opens++;
         _position = 0;
         if (start > 0)
         {

@@ -1,6 +1,6 @@
-using System.ComponentModel;
-using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
+using ZstdContainers.Processes;
 
 namespace ZstdContainers.Registry;
 
@@ -62,7 +62,8 @@ internal static class CredentialHelper
         string serverUrl,
         IReadOnlyDictionary<string, string?> environment,
         TimeSpan timeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        ICommandRunner? runner = null)
     {
         var executable = FindExecutable(helper, environment);
         if (executable is null)
@@ -70,82 +71,46 @@ internal static class CredentialHelper
             return new Result(Outcome.NotInstalled);
         }
 
-        var psi = new ProcessStartInfo(executable, "get")
+        // The helper sees the environment snapshot the client was given (PATH, HOME, a helper's own settings).
+        var request = new CommandRequest(executable, ["get"])
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            CreateNoWindow = true,
+            Environment = environment,
+            StandardInput = (stdin, ct) => stdin.WriteAsync(Encoding.UTF8.GetBytes(serverUrl + "\n"), ct).AsTask(),
         };
-        psi.Environment.Clear();
-        foreach (var (key, value) in environment)
-        {
-            if (value is not null)
-            {
-                psi.Environment[key] = value;
-            }
-        }
-
-        using var process = new Process { StartInfo = psi };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            throw new ZstdContainersException(
-                ErrorCodes.CredentialHelperFailed,
-                $"The credential helper '{executable}' could not be started ({ex.Message}). Fix or remove it from docker's config.json (credHelpers/credsStore).");
-        }
-
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutCts.CancelAfter(timeout);
+        CommandResult run;
         try
         {
-            var stdoutTask = process.StandardOutput.ReadToEndAsync(timeoutCts.Token);
-            var stderrTask = process.StandardError.ReadToEndAsync(timeoutCts.Token);
-            try
-            {
-                await process.StandardInput.WriteAsync(serverUrl + "\n").ConfigureAwait(false);
-                process.StandardInput.Close();
-            }
-            catch (IOException)
-            {
-                // The helper exited without reading stdin; its exit code and output tell the rest.
-            }
-            var stdout = await stdoutTask.ConfigureAwait(false);
-            var stderr = await stderrTask.ConfigureAwait(false);
-            await process.WaitForExitAsync(timeoutCts.Token).ConfigureAwait(false);
-
-            if (process.ExitCode != 0)
-            {
-                var text = (stdout + "\n" + stderr).Trim();
-                if (text.Contains("credentials not found", StringComparison.OrdinalIgnoreCase))
-                {
-                    return new Result(Outcome.NotFound, ExecutablePath: executable);
-                }
-                throw new ZstdContainersException(
-                    ErrorCodes.CredentialHelperFailed,
-                    $"The credential helper '{ExecutableName(helper)}' failed for '{serverUrl}' (exit code {process.ExitCode}{Describe(stdout, stderr)}). " +
-                    "Check that it works ('" + ExecutableName(helper) + " get'), log in again, or fix docker's config.json (credHelpers/credsStore).");
-            }
-
-            return Parse(helper, serverUrl, stdout) with { ExecutablePath = executable };
+            run = await (runner ?? ProcessCommandRunner.Instance).RunAsync(request, timeoutCts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            Kill(process);
             throw new ZstdContainersException(
                 ErrorCodes.CredentialHelperFailed,
                 $"The credential helper '{ExecutableName(helper)}' did not answer within {timeout.TotalSeconds:0} s for '{serverUrl}'. " +
                 "It may be waiting for interactive input; log in again or fix docker's config.json (credHelpers/credsStore).");
         }
-        catch (OperationCanceledException)
+        if (!run.Started)
         {
-            Kill(process);
-            throw;
+            throw new ZstdContainersException(
+                ErrorCodes.CredentialHelperFailed,
+                $"The credential helper '{executable}' could not be started ({run.StandardError}). Fix or remove it from docker's config.json (credHelpers/credsStore).");
         }
+        // A helper that exits without reading stdin (run.StandardInputError) is judged by its exit code and output.
+        if (run.ExitCode != 0)
+        {
+            var text = (run.StandardOutput + "\n" + run.StandardError).Trim();
+            if (text.Contains("credentials not found", StringComparison.OrdinalIgnoreCase))
+            {
+                return new Result(Outcome.NotFound, ExecutablePath: executable);
+            }
+            throw new ZstdContainersException(
+                ErrorCodes.CredentialHelperFailed,
+                $"The credential helper '{ExecutableName(helper)}' failed for '{serverUrl}' (exit code {run.ExitCode}{Describe(run.StandardOutput, run.StandardError)}). " +
+                "Check that it works ('" + ExecutableName(helper) + " get'), log in again, or fix docker's config.json (credHelpers/credsStore).");
+        }
+        return Parse(helper, serverUrl, run.StandardOutput) with { ExecutablePath = executable };
     }
 
     internal static Result Parse(string helper, string serverUrl, string stdout)
@@ -202,22 +167,5 @@ internal static class CredentialHelper
         }
         var text = string.Join(" ", parts);
         return ": " + (text.Length > 200 ? text[..200] + "…" : text);
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        catch (Win32Exception)
-        {
-        }
     }
 }

@@ -55,8 +55,7 @@ public sealed partial class RegistryClient
 
     private sealed record MonolithicOutcome(bool Done, UploadSession? Session);
 
-    private bool UseChunkedUploads() =>
-        _chunkedRequired || (_options.ForceChunkedUpload ?? (EnvFlag("DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD") || EnvFlag("SDK_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD")));
+    private bool UseChunkedUploads() => _chunkedRequired || _options.ForceChunkedUpload == true;
 
     private async Task<MonolithicOutcome> UploadMonolithicAsync(string repository, Digest digest, long size, UploadSource source, IReadOnlyList<string> scopes, CancellationToken ct)
     {
@@ -314,15 +313,12 @@ public sealed partial class RegistryClient
     }
 
     /// <summary>
-    /// The chunk size: ChunkSize, else the SDK's DOTNET_/SDK_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES, else
-    /// 8 MiB; at least the registry's OCI-Chunk-Min-Length, and 5 MiB on ECR (its minimum for all but the last).
+    /// The chunk size: the options' ChunkSize, else 8 MiB; at least the registry's OCI-Chunk-Min-Length, and
+    /// 5 MiB on ECR (its minimum for all but the last).
     /// </summary>
     private long EffectiveChunkSize(long? registryMinimum)
     {
-        long size = _options.ChunkSize
-            ?? EnvInt("DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES")
-            ?? EnvInt("SDK_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES")
-            ?? DefaultChunkSize;
+        long size = _options.ChunkSize ?? DefaultChunkSize;
         if (size <= 0)
         {
             size = DefaultChunkSize;
@@ -333,13 +329,4 @@ public sealed partial class RegistryClient
         }
         return registryMinimum is { } min ? Math.Max(size, min) : size;
     }
-
-    private int? EnvInt(string name) =>
-        _options.Environment.TryGetValue(name, out var value) && int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) && parsed > 0
-            ? parsed
-            : null;
-
-    private bool EnvFlag(string name) =>
-        _options.Environment.TryGetValue(name, out var value)
-        && value?.Trim().ToLowerInvariant() is "true" or "1" or "yes";
 }

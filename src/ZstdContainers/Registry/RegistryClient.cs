@@ -69,8 +69,6 @@ public sealed partial class RegistryClient : IDisposable
     /// </summary>
     public bool IsInsecure => _endpoint.IsInsecure;
 
-    public RegistryAccess Access => _access;
-
     internal IBuildLog Log => _log;
 
     private static SocketsHttpHandler CreateDefaultHandler(RegistryEndpoint endpoint)

@@ -69,17 +69,36 @@ public sealed record RegistryClientOptions
     public int MaxParallelUploads { get; init; } = 3;
 
     /// <summary>
-    /// Always upload in chunks (PATCH). Null: the SDK's DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD
-    /// (or SDK_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD) variable decides; chunks are also used when
-    /// the registry asks for them.
+    /// Always upload in chunks (PATCH); chunks are also used when the registry asks for them.
+    /// <see cref="FromSdkEnvironment"/> sets it from the SDK's DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD.
     /// </summary>
     public bool? ForceChunkedUpload { get; init; }
 
     /// <summary>
-    /// Chunk size for chunked uploads. Null: DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES (or the SDK_
-    /// variant), else 8 MiB. Never below the registry's OCI-Chunk-Min-Length.
+    /// Chunk size for chunked uploads; null: 8 MiB. Never below the registry's OCI-Chunk-Min-Length.
+    /// <see cref="FromSdkEnvironment"/> sets it from the SDK's DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES.
     /// </summary>
     public int? ChunkSize { get; init; }
+
+    /// <summary>
+    /// Options as the SDK configures its registry client: the environment snapshot (credentials, insecure
+    /// registries, docker config) and the upload settings its variables give (DOTNET_ names first, then the
+    /// older SDK_ ones). The one place the client's settings are read from variables.
+    /// </summary>
+    public static RegistryClientOptions FromSdkEnvironment(IBuildLog log, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var env = environment ?? ProcessEnvironment();
+        bool Flag(string name) => env.TryGetValue(name, out var v) && v?.Trim().ToLowerInvariant() is "true" or "1" or "yes";
+        int? Positive(string name) =>
+            env.TryGetValue(name, out var v) && int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
+        return new RegistryClientOptions
+        {
+            Log = log,
+            Environment = env,
+            ForceChunkedUpload = Flag("DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD") || Flag("SDK_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD"),
+            ChunkSize = Positive("DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES") ?? Positive("SDK_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES"),
+        };
+    }
 
     /// <summary>How long a docker-credential-* helper may take to answer.</summary>
     public TimeSpan CredentialHelperTimeout { get; init; } = TimeSpan.FromSeconds(60);

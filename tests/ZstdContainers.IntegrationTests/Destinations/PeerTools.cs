@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using ZstdContainers.Destinations;
+using ZstdContainers.Processes;
 
 using ZstdContainers.Tests.Destinations;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ZstdContainers.Destinations;
+using ZstdContainers.Processes;
 using ZstdContainers.Oci;
 
 using ZstdContainers.Tests.Destinations;

@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.Text.Json;
 using ZstdContainers.Destinations;
+using ZstdContainers.Processes;
 using ZstdContainers.Oci;
 
 namespace ZstdContainers.Tests.Destinations;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ZstdContainers.Destinations;
+using ZstdContainers.Processes;
 
 namespace ZstdContainers.Tests.Destinations;
 

@@ -397,9 +397,36 @@ public sealed class RegistryClientUploadTests
         var fake = new FakeRegistry();
         var layer = FakeRegistry.RandomBytes(30_000);
         var env = RegistryTestHelpers.Env(("DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD", "true"), ("DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES", "70000"));
-        using var client = new RegistryClient(RegistryTestHelpers.Registry, RegistryAccess.Push, RegistryTestHelpers.Options(fake, environment: env));
+        var fromEnvironment = RegistryClientOptions.FromSdkEnvironment(new CapturingLog(), env);
+        Assert.Equal((true, 70000), (fromEnvironment.ForceChunkedUpload, fromEnvironment.ChunkSize));
+        using var client = new RegistryClient(RegistryTestHelpers.Registry, RegistryAccess.Push,
+            RegistryTestHelpers.Options(fake, environment: env) with { ForceChunkedUpload = fromEnvironment.ForceChunkedUpload, ChunkSize = fromEnvironment.ChunkSize });
         await client.UploadBlobAsync("app", Digest.Of(layer), layer.Length, Opener(layer), CancellationToken.None);
         Assert.Single(fake.Requests, r => r.Method == "PATCH");
+    }
+
+    [Fact]
+    public void Sdk_upload_variables_are_read_at_the_edge_only()
+    {
+        var env = RegistryTestHelpers.Env(("SDK_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD", "1"), ("SDK_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES", "12345"));
+        var options = RegistryClientOptions.FromSdkEnvironment(new CapturingLog(), env);
+        Assert.Equal((true, 12345), (options.ForceChunkedUpload, options.ChunkSize));
+        Assert.Same(env, options.Environment);
+
+        var none = RegistryClientOptions.FromSdkEnvironment(new CapturingLog(), RegistryTestHelpers.Env(("DOTNET_CONTAINER_REGISTRY_CHUNKED_UPLOAD_SIZE_BYTES", "-4")));
+        Assert.Equal((false, (int?)null), (none.ForceChunkedUpload, none.ChunkSize));
+    }
+
+    [Fact]
+    public async Task Variables_in_the_environment_snapshot_alone_do_not_change_uploads()
+    {
+        // The client takes its settings from the options object only: the variables matter through FromSdkEnvironment.
+        var fake = new FakeRegistry();
+        var layer = FakeRegistry.RandomBytes(30_000);
+        var env = RegistryTestHelpers.Env(("DOTNET_CONTAINER_DEBUG_REGISTRY_FORCE_CHUNKED_UPLOAD", "true"));
+        using var client = new RegistryClient(RegistryTestHelpers.Registry, RegistryAccess.Push, RegistryTestHelpers.Options(fake, environment: env));
+        await client.UploadBlobAsync("app", Digest.Of(layer), layer.Length, Opener(layer), CancellationToken.None);
+        Assert.DoesNotContain(fake.Requests, r => r.Method == "PATCH");
     }
 
     [Fact]

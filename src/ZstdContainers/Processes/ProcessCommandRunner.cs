@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 
-namespace ZstdContainers.Destinations;
+namespace ZstdContainers.Processes;
 
 /// <summary>
 /// Runs commands as real child processes: inherited environment plus the request's overrides,

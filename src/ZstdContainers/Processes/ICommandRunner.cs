@@ -1,8 +1,8 @@
-namespace ZstdContainers.Destinations;
+namespace ZstdContainers.Processes;
 
 /// <summary>
-/// Runs a command-line tool (docker, podman) and reports how it ended. The local daemon loader
-/// talks to the tools only through this, so its tests need no daemon.
+/// Runs a command-line tool (docker, podman, a docker credential helper) and reports how it ended. Callers
+/// talk to tools only through this, so their tests need no daemon.
 /// </summary>
 public interface ICommandRunner
 {
