@@ -26,6 +26,11 @@ public sealed class ResolveZstdContainerSettings : CoreTask
     /// <summary>The ContainerLayer items: user-defined layers (name, Files, After).</summary>
     public ITaskItem[]? ContainerLayers { get; set; }
 
+    public string? ContainerBaseLayerCompressionLevel { get; set; }
+
+    /// <summary>Image references (';' or ',' separated) whose zstd layers may be reused by diff_id.</summary>
+    public string? ContainerLayerCacheFrom { get; set; }
+
     /// <summary>The project's obj/ folder: per-RID builds hand their blobs to the index step there.</summary>
     public string? IntermediateDirectory { get; set; }
 
@@ -43,6 +48,7 @@ public sealed class ResolveZstdContainerSettings : CoreTask
             options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };
         }
         var layerSplit = LayerSplitSettings.Parse(ContainerLayerSplit, ContainerLayers);
+        options = options with { BaseLevel = ParseBaseLevel(ContainerBaseLayerCompressionLevel), CacheFrom = ParseCacheFrom(ContainerLayerCacheFrom) };
         if (!string.IsNullOrWhiteSpace(IntermediateDirectory))
         {
             options = options with { HandOffDirectory = Path.GetFullPath(Path.Combine(IntermediateDirectory.Trim(), "zstdcontainers", "handoff")) };
@@ -52,5 +58,35 @@ public sealed class ResolveZstdContainerSettings : CoreTask
             SettingsHandOff.Register(BuildEngine, Repository, new HandedOffSettings(options, layerSplit));
         }
         return System.Threading.Tasks.Task.CompletedTask;
+    }
+
+    private static int? ParseBaseLevel(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+        if (!ZstdContainers.Layers.ZstdSettings.TryParseLevel(text, out var level))
+        {
+            throw new ZstdContainersException(
+                ErrorCodes.InvalidBaseCompressionLevel,
+                $"ContainerBaseLayerCompressionLevel is '{text}', but it must be a whole number from 1 to 22 (the zstd level of recompressed base layers, which are compressed once per registry; default {CompressionOptions.DefaultBaseLevel}).");
+        }
+        return level;
+    }
+
+    private static List<string> ParseCacheFrom(string? text)
+    {
+        var entries = (text ?? string.Empty).Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        foreach (var entry in entries)
+        {
+            if (ZstdContainers.Caching.CacheFromReference.Parse(entry, "output.registry") is null)
+            {
+                throw new ZstdContainersException(
+                    ErrorCodes.InvalidLayerCacheFrom,
+                    $"ContainerLayerCacheFrom has '{entry}', which is not an image reference. Use references like 'myregistry.io/app:cache' (several separated by ';'), on the registry the image is pushed to.");
+            }
+        }
+        return entries;
     }
 }

@@ -71,6 +71,8 @@ public static class ErrorCodes
     public const string CacheUnusable = "ZSTDC5001";
     public const string CacheEntryCorrupt = "ZSTDC5002"; // a warning: the entry is deleted and rebuilt
     public const string CacheNotPrivate = "ZSTDC5003"; // the cache folder belongs to another user or others can write it
+    public const string InvalidBaseCompressionLevel = "ZSTDC5004"; // ContainerBaseLayerCompressionLevel not 1-22
+    public const string InvalidLayerCacheFrom = "ZSTDC5005"; // a ContainerLayerCacheFrom entry is not an image reference
 
     // 7xxx: reporting (the publish report, CI summaries, progress)
     public const string ReportNotWritten = "ZSTDC7001"; // a warning: the image is published, its report file is not

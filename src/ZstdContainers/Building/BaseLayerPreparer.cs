@@ -20,7 +20,10 @@ public sealed record BaseLayerOutcome(ImageLayer Layer, long SourceSize, string 
 /// are when ContainerRecompressBaseLayers is false). Transcoding keeps the tar bytes, so the
 /// base config's diff_ids stay valid — the transcoder checks that.
 /// </summary>
-public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache, ZstdSettings settings, bool recompress, IBuildLog log)
+/// <param name="registryCache">zstd layers the target registry already holds (ContainerLayerCacheFrom
+/// and the tags being pushed), looked in after the local cache and before recompressing.</param>
+public sealed class BaseLayerPreparer(
+    RegistryClient registry, LayerCache cache, ZstdSettings settings, bool recompress, IBuildLog log, Task<RegistryLayerCandidates>? registryCache = null)
 {
     public async Task<IReadOnlyList<BaseLayerOutcome>> PrepareAsync(ResolvedBaseImage baseImage, CancellationToken cancellationToken)
     {
@@ -51,7 +54,13 @@ public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache,
             case LayerCompression.None when !recompress:
                 return Kept(MediaTypes.OciLayerTar, "uncompressed, kept (ContainerRecompressBaseLayers=false)");
             case LayerCompression.Gzip or LayerCompression.None:
-                var cached = await cache.GetOrAddTranscodedAsync(
+                // Local cache first (verified, no request), then the registry, then recompress.
+                var local = await cache.TryGetTranscodedAsync(digest, diffId, settings.Level, settings.FormatName, cancellationToken).ConfigureAwait(false);
+                if (local is null && await FromRegistryCacheAsync(diffId, cancellationToken).ConfigureAwait(false) is { } reused)
+                {
+                    return new BaseLayerOutcome(reused.Layer, descriptor.Size, descriptor.MediaType, $"zstd from the registry ({reused.FoundIn}), not recompressed", clock.Elapsed);
+                }
+                var cached = local is not null ? new CachedLayer(local, FromCache: true) : await cache.GetOrAddTranscodedAsync(
                     digest,
                     diffId,
                     settings.Level,
@@ -84,5 +93,18 @@ public sealed class BaseLayerPreparer(RegistryClient registry, LayerCache cache,
                     ErrorCodes.UnsupportedBaseLayer,
                     $"Base layer {descriptor.Digest} of {baseImage.Reference} has media type '{descriptor.MediaType}', which is not a tar, tar+gzip or tar+zstd layer. Use a base image whose layers are standard OCI or Docker layers.");
         }
+    }
+
+    // A layer of an image already in the target registry with this diff_id, confirmed by HEAD.
+    private async Task<(ImageLayer Layer, string FoundIn)?> FromRegistryCacheAsync(Digest diffId, CancellationToken ct)
+    {
+        if (registryCache is null || settings.Chunked)
+        {
+            return null; // zstd:chunked layers need their table of contents: not taken from the registry
+        }
+        var candidates = await registryCache.ConfigureAwait(false);
+        return await candidates.FindAsync(diffId, ct).ConfigureAwait(false) is { } candidate
+            ? (candidates.LayerFor(candidate, diffId), candidate.FoundIn)
+            : null;
     }
 }

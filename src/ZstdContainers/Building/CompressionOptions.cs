@@ -20,6 +20,19 @@ public sealed record CompressionOptions
     /// <summary>ContainerLayerCacheDirectory, or null for the per-user default.</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>ContainerBaseLayerCompressionLevel: the zstd level of recompressed base layers, which
+    /// are paid once per registry. Null: <see cref="DefaultBaseLevel"/>.</summary>
+    public int? BaseLevel { get; init; }
+
+    /// <summary>The base layer level when none is set, chosen by measurement (README, Performance).</summary>
+    public const int DefaultBaseLevel = 9;
+
+    /// <summary>The level for recompressed base layers.</summary>
+    public int EffectiveBaseLevel => BaseLevel ?? DefaultBaseLevel;
+
+    /// <summary>ContainerLayerCacheFrom: images whose zstd layers may be reused by diff_id, after the tags being pushed.</summary>
+    public IReadOnlyList<string> CacheFrom { get; init; } = [];
+
     /// <summary>
     /// Where the per-RID builds of a multi-RID archive or daemon publish leave their blobs for the
     /// index step: a folder under the project's obj/. Null: under the layer cache folder.

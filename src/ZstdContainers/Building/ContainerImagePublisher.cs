@@ -37,7 +37,12 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var workDirectory = Directory.CreateTempSubdirectory("zstdcontainers-").FullName;
         try
         {
-            var preparer = new BaseLayerPreparer(baseRegistry, cache, settings, request.Compression.RecompressBaseLayers, log);
+            var baseSettings = new ZstdSettings(request.Compression.EffectiveBaseLevel) { Chunked = request.Compression.Chunked };
+            using var targetRegistry = sink is RegistrySink registrySink ? new RegistryClient(registrySink.Registry, RegistryAccess.Push, registryOptions) : null;
+            var registryCache = targetRegistry is null
+                ? null
+                : RegistryLayerCandidates.LoadAsync(targetRegistry, RegistryCacheSources(request, targetRegistry.Registry), baseImage.Platform, MediaTypes.OciLayerZstd, log, cancellationToken);
+            var preparer = new BaseLayerPreparer(baseRegistry, cache, baseSettings, request.Compression.RecompressBaseLayers, log, registryCache);
             var baseLayersTask = preparer.PrepareAsync(baseImage, cancellationToken);
             var appLayersTask = AppLayerBuilder.BuildAsync(request, appParts, policy, settings, workDirectory, log, cancellationToken);
             await Task.WhenAll(baseLayersTask, appLayersTask).ConfigureAwait(false);
@@ -115,6 +120,25 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         {
             TryDelete(workDirectory);
         }
+    }
+
+    /// <summary>
+    /// Where the registry cache looks, in order: the tags being pushed (the previous image), then
+    /// ContainerLayerCacheFrom. Only references on the target registry: a blob elsewhere would have
+    /// to be downloaded and uploaded again, which saves nothing over recompressing.
+    /// </summary>
+    internal static List<(string Repository, string Reference)> RegistryCacheSources(ImageRequest request, string registry)
+    {
+        var sources = request.Tags.Select(tag => (request.Repository, tag)).ToList();
+        foreach (var text in request.Compression.CacheFrom)
+        {
+            if (CacheFromReference.Parse(text, registry) is { } reference
+                && string.Equals(reference.Registry, registry, StringComparison.OrdinalIgnoreCase))
+            {
+                sources.Add((reference.Repository, reference.Reference));
+            }
+        }
+        return sources;
     }
 
     /// <summary>Where per-RID builds leave blobs for the index step (see <see cref="HandOffStore"/>).</summary>

@@ -153,7 +153,7 @@ public sealed class LayerCache : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(level, ZstdSettings.MaxLevel);
         ArgumentNullException.ThrowIfNull(create);
 
-        var key = $"{sourceDigest.Hex}.L{level}" + (format == TranscodedRecord.PlainFormat ? string.Empty : "." + format.Replace(':', '-'));
+        var key = Key(sourceDigest, level, format);
         var recordPath = Path.Combine(_records, key + ".json");
 
         var (cached, _, _) = await TryGetAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
@@ -221,6 +221,21 @@ public sealed class LayerCache : IDisposable
         WriteRecord(recordPath, TranscodedRecord.For(sourceDigest, level, format, created));
         return new CachedLayer(created with { FilePath = blobPath }, FromCache: false);
     }
+
+    /// <summary>
+    /// The verified entry for this base layer, or null (a miss, or a damaged entry, which
+    /// <see cref="GetOrAddTranscodedAsync(Digest, Digest, int, string, Func{string, CancellationToken, Task{LayerBlob}}, CancellationToken)"/>
+    /// deals with). Looks only; never creates.
+    /// </summary>
+    public async Task<LayerBlob?> TryGetTranscodedAsync(Digest sourceDigest, Digest diffId, int level, string format, CancellationToken ct)
+    {
+        var recordPath = Path.Combine(_records, Key(sourceDigest, level, format) + ".json");
+        var (cached, _, _) = await TryGetAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
+        return cached;
+    }
+
+    private static string Key(Digest sourceDigest, int level, string format) =>
+        $"{sourceDigest.Hex}.L{level}" + (format == TranscodedRecord.PlainFormat ? string.Empty : "." + format.Replace(':', '-'));
 
     /// <summary>
     /// The file of the cached blob with this (zstd) digest, or null when the cache does not hold it.

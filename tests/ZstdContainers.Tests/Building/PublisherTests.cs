@@ -204,4 +204,93 @@ public sealed class PublisherTests : IDisposable
         }
         return names;
     }
+
+    private string FreshCache() => Path.Combine(_root, "cache-" + Guid.NewGuid().ToString("N"));
+
+    private IEnumerable<FakeRegistry.Recorded> BaseBlobGets(FakeBaseImage baseImage) =>
+        _fake.Requests.Where(r => r.Method == "GET" && baseImage.BlobDigests.Any(d => r.Uri.AbsolutePath.EndsWith(d.Value, StringComparison.Ordinal)));
+
+    private IEnumerable<FakeRegistry.Recorded> BlobUploads =>
+        _fake.Requests.Where(r => r.Method == "PUT" && r.Uri.AbsolutePath.Contains("/blobs/uploads/", StringComparison.Ordinal));
+
+    [Fact]
+    public async Task A_cold_cache_publish_takes_the_base_layers_from_the_previous_image_in_the_registry_and_neither_downloads_nor_uploads_them()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        var first = await PublishAsync(Request(baseImage, cacheDirectory: FreshCache(), tags: ["1.0"]));
+        _fake.Requests.Clear();
+
+        // A fresh CI runner: empty local cache, the registry holds the previous push under the tag.
+        var second = await PublishAsync(Request(baseImage, cacheDirectory: FreshCache(), tags: ["1.0"]));
+
+        Assert.Empty(BaseBlobGets(baseImage));
+        Assert.Equal(first.Image.Layers.Take(2).Select(l => l.Descriptor), second.Image.Layers.Take(2).Select(l => l.Descriptor));
+        Assert.DoesNotContain(BlobUploads, r => first.Image.Layers.Take(2).Any(l => r.Uri.Query.Contains(l.Descriptor.Digest.Hex, StringComparison.Ordinal)));
+        Assert.Contains(_log.Lines, l => l.Contains("zstd from the registry", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ContainerLayerCacheFrom_in_another_repository_of_the_registry_gives_mounts_not_recompression()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        var other = await PublishAsync(Request(baseImage, cacheDirectory: FreshCache()) with { Repository = "apps/cache" });
+        _fake.Requests.Clear();
+
+        var request = Request(baseImage, cacheDirectory: FreshCache());
+        request = request with { Compression = request.Compression with { CacheFrom = [RegistryTestHelpers.Registry + "/apps/cache:1.0"] } };
+        var result = await PublishAsync(request);
+
+        Assert.Empty(BaseBlobGets(baseImage));
+        Assert.Equal(other.Image.Layers.Take(2).Select(l => l.Descriptor.Digest), result.Image.Layers.Take(2).Select(l => l.Descriptor.Digest));
+        var mounts = _fake.Requests.Where(r => r.Method == "POST" && r.Uri.Query.Contains("from=apps%2Fcache", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, mounts.Count);
+        Assert.All(result.Image.Layers.Take(2), l => Assert.True(_fake.HasBlob(Target, l.Descriptor.Digest)));
+    }
+
+    [Fact]
+    public async Task A_candidate_the_registry_does_not_confirm_or_whose_config_does_not_pair_with_its_manifest_is_never_used()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        // An image under the tag whose config names the base layers' diff_ids for zstd blobs the
+        // registry does not have; and one whose config lists more diff_ids than it has layers.
+        PushClaim(Target, "1.0", baseImage.DiffIds, [FakeRegistry.RandomBytes(100, 1), FakeRegistry.RandomBytes(100, 2)], storeBlobs: false);
+        PushClaim(Target, "lying", [.. baseImage.DiffIds, baseImage.DiffIds[0]], [FakeRegistry.RandomBytes(100, 3), FakeRegistry.RandomBytes(100, 4)], storeBlobs: true);
+        var request = Request(baseImage, cacheDirectory: FreshCache(), tags: ["1.0"]);
+        request = request with { Compression = request.Compression with { CacheFrom = ["apps/web:lying"] } };
+
+        var result = await PublishAsync(request);
+
+        Assert.NotEmpty(BaseBlobGets(baseImage)); // recompressed from the base image instead
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(baseImage.DiffIds[i], Digest.Of(LayerTestData.Unzstd(_fake.GetBlob(Target, result.Image.Layers[i].Descriptor.Digest))));
+        }
+        Assert.DoesNotContain(_log.Lines, l => l.Contains("zstd from the registry", StringComparison.Ordinal));
+    }
+
+    // An image whose config claims diffIds for the given zstd "blobs".
+    private void PushClaim(string repository, string tag, IReadOnlyList<Digest> diffIds, IReadOnlyList<byte[]> blobs, bool storeBlobs)
+    {
+        var config = new JsonObject
+        {
+            ["architecture"] = "amd64",
+            ["os"] = "linux",
+            ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray([.. diffIds.Select(d => (JsonNode?)JsonValue.Create(d.Value))]) },
+        };
+        var configBytes = OciJson.Serialize(config);
+        _fake.AddBlob(repository, configBytes);
+        if (storeBlobs)
+        {
+            foreach (var blob in blobs)
+            {
+                _fake.AddBlob(repository, blob);
+            }
+        }
+        var manifest = OciJson.Serialize(new ImageManifest
+        {
+            Config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Of(configBytes), Size = configBytes.Length },
+            Layers = [.. blobs.Select(b => new Descriptor { MediaType = MediaTypes.OciLayerZstd, Digest = Digest.Of(b), Size = b.Length })],
+        });
+        _fake.AddManifest(repository, tag, manifest, MediaTypes.OciManifest);
+    }
 }

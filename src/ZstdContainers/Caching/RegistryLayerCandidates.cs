@@ -1,0 +1,184 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ZstdContainers.Oci;
+using ZstdContainers.Registry;
+
+namespace ZstdContainers.Caching;
+
+/// <summary>A zstd layer blob the target registry already holds, and the repository it is in.</summary>
+public sealed record LayerCandidate(Descriptor Descriptor, string Repository, string FoundIn);
+
+/// <summary>
+/// The registry as a layer cache: zstd layers of images already in the target registry (the tags
+/// being pushed, then ContainerLayerCacheFrom), indexed by the diff_id their image's config lists.
+/// A base layer (or an app layer) whose diff_id is found need not be downloaded, recompressed or
+/// uploaded: the registry confirms the blob (HEAD) and the new image points at it.
+/// </summary>
+/// <remarks>
+/// What is trusted: an image's config is the source of truth. Its bytes are checked against the
+/// digest the manifest names, its diff_ids must pair one to one with the manifest's layers, and only
+/// layers whose media type is the zstd type we would write are taken. A blob is then used only if the
+/// registry has it under its digest. The blob's bytes are not read, so the pairing of a diff_id with
+/// a blob is as trustworthy as whoever can push to those repositories, who could replace the image
+/// itself anyway; ContainerLayerCacheFrom must name only repositories you trust as much as your own.
+/// Works on any Distribution registry (manifests, blobs, HEAD; no referrers API).
+/// </remarks>
+public sealed class RegistryLayerCandidates
+{
+    private const long MaxConfigBytes = 4 << 20;
+
+    private readonly RegistryClient? _registry;
+    private readonly Dictionary<Digest, LayerCandidate> _byDiffId;
+    private readonly IBuildLog _log;
+
+    private RegistryLayerCandidates(RegistryClient? registry, Dictionary<Digest, LayerCandidate> byDiffId, IBuildLog log)
+    {
+        _registry = registry;
+        _byDiffId = byDiffId;
+        _log = log;
+    }
+
+    /// <summary>No registry to look in (an archive or a local daemon).</summary>
+    public static RegistryLayerCandidates None { get; } = new(null, [], NullBuildLog.Instance);
+
+    public int Count => _byDiffId.Count;
+
+    /// <summary>The layer of the new image for a found candidate: its blob stays where it is (HEAD finds
+    /// it in the target repository, or it is mounted from the repository it was found in).</summary>
+    public ImageLayer LayerFor(LayerCandidate candidate, Digest diffId)
+    {
+        var registry = _registry ?? throw new InvalidOperationException("No registry.");
+        var descriptor = candidate.Descriptor with { Platform = null, Urls = null };
+        return new ImageLayer(
+            descriptor,
+            diffId,
+            new RegistryBlobSource(registry, candidate.Repository, descriptor.Digest, descriptor.Size),
+            new ImageReference(registry.Registry, candidate.Repository));
+    }
+
+    /// <summary>
+    /// Reads the images at <paramref name="sources"/> (repository and tag or digest, all on
+    /// <paramref name="registry"/>), for <paramref name="platform"/>, and remembers each layer of
+    /// media type <paramref name="layerMediaType"/> by its diff_id. An image that is missing, cannot be
+    /// read or does not add up is skipped (detail log): the cache only saves work.
+    /// </summary>
+    public static async Task<RegistryLayerCandidates> LoadAsync(
+        RegistryClient registry,
+        IReadOnlyList<(string Repository, string Reference)> sources,
+        Platform platform,
+        string layerMediaType,
+        IBuildLog log,
+        CancellationToken ct)
+    {
+        var found = new Dictionary<Digest, LayerCandidate>();
+        foreach (var (repository, reference) in sources.Distinct())
+        {
+            var name = $"{registry.Registry}/{repository}:{reference}";
+            try
+            {
+                foreach (var (manifest, config) in await ReadImagesAsync(registry, repository, reference, platform, ct).ConfigureAwait(false))
+                {
+                    var diffIds = DiffIds(config);
+                    if (diffIds is null || diffIds.Count != manifest.Layers.Count)
+                    {
+                        log.Detail($"Registry layer cache: {name} skipped, its config's diff_ids do not pair with its manifest's layers.");
+                        continue;
+                    }
+                    for (var i = 0; i < diffIds.Count; i++)
+                    {
+                        if (manifest.Layers[i].MediaType == layerMediaType)
+                        {
+                            found.TryAdd(diffIds[i], new LayerCandidate(manifest.Layers[i], repository, name));
+                        }
+                    }
+                }
+            }
+            catch (Exception e) when (e is ZstdContainersException or JsonException or FormatException or InvalidOperationException)
+            {
+                log.Detail($"Registry layer cache: {name} not used ({e.Message}).");
+            }
+        }
+        log.Detail($"Registry layer cache: {found.Count} zstd layers known by diff_id from {sources.Count} image reference(s).");
+        return new RegistryLayerCandidates(registry, found, log);
+    }
+
+    /// <summary>
+    /// The zstd blob whose tar is <paramref name="diffId"/>, when an image lists it and the registry
+    /// confirms it has the blob; else null.
+    /// </summary>
+    public async Task<LayerCandidate?> FindAsync(Digest diffId, CancellationToken ct)
+    {
+        if (_registry is null || !_byDiffId.TryGetValue(diffId, out var candidate))
+        {
+            return null;
+        }
+        try
+        {
+            if (await _registry.BlobExistsAsync(candidate.Repository, candidate.Descriptor.Digest, ct).ConfigureAwait(false))
+            {
+                return candidate;
+            }
+            _log.Detail($"Registry layer cache: {candidate.FoundIn} lists {candidate.Descriptor.Digest} for {diffId}, but the registry does not have it.");
+        }
+        catch (ZstdContainersException e)
+        {
+            _log.Detail($"Registry layer cache: could not confirm {candidate.Descriptor.Digest} ({e.Message}).");
+        }
+        return null;
+    }
+
+    // The image manifests (one, or the ones of an index for this platform) with their configs.
+    private static async Task<List<(ImageManifest Manifest, JsonObject Config)>> ReadImagesAsync(
+        RegistryClient registry, string repository, string reference, Platform platform, CancellationToken ct)
+    {
+        var top = await registry.GetManifestAsync(repository, reference, ct).ConfigureAwait(false);
+        var manifests = new List<ManifestResponse>();
+        if (MediaTypes.IsIndex(top.MediaType))
+        {
+            var index = OciJson.Deserialize<ImageIndex>(top.Content);
+            foreach (var entry in index.Manifests.Where(m => m.Platform is { } p && platform.IsSatisfiedBy(p) && MediaTypes.IsImageManifest(m.MediaType)))
+            {
+                manifests.Add(await registry.GetManifestAsync(repository, entry.Digest.Value, ct).ConfigureAwait(false));
+            }
+        }
+        else if (MediaTypes.IsImageManifest(top.MediaType))
+        {
+            manifests.Add(top);
+        }
+
+        var images = new List<(ImageManifest, JsonObject)>();
+        foreach (var response in manifests)
+        {
+            var manifest = OciJson.Deserialize<ImageManifest>(response.Content);
+            // GetBlobAsync checks the config's bytes against the digest the manifest names.
+            var configBytes = await registry.GetBlobAsync(repository, manifest.Config.Digest, MaxConfigBytes, ct).ConfigureAwait(false);
+            if (JsonNode.Parse(configBytes) is JsonObject config && SamePlatform(config, platform))
+            {
+                images.Add((manifest, config));
+            }
+        }
+        return images;
+    }
+
+    private static bool SamePlatform(JsonObject config, Platform platform) =>
+        config["os"] is JsonValue os && os.TryGetValue<string>(out var o) && o == platform.Os
+        && config["architecture"] is JsonValue arch && arch.TryGetValue<string>(out var a) && a == platform.Architecture;
+
+    private static List<Digest>? DiffIds(JsonObject config)
+    {
+        if ((config["rootfs"] as JsonObject)?["diff_ids"] is not JsonArray array)
+        {
+            return null;
+        }
+        var list = new List<Digest>(array.Count);
+        foreach (var node in array)
+        {
+            if (node is not JsonValue value || !value.TryGetValue<string>(out var text) || !Digest.TryParse(text, out var digest))
+            {
+                return null;
+            }
+            list.Add(digest);
+        }
+        return list;
+    }
+}
