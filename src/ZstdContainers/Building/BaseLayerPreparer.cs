@@ -68,7 +68,10 @@ public sealed class BaseLayerPreparer(
                     async (blobPath, ct) =>
                     {
                         using var turn = await EncoderGate.EnterAsync(ct).ConfigureAwait(false);
-                        var input = await source.OpenAsync(ct).ConfigureAwait(false);
+                        // Timed from here: waiting for the encoder is not work. At high levels a
+                        // large layer takes minutes, and a silent build looks hung.
+                        var meter = new ProgressMeter($"base layer {digest.Value[..19]}: recompressing to {settings.FormatName}", descriptor.Size, log);
+                        var input = new ProgressReadStream(await source.OpenAsync(ct).ConfigureAwait(false), meter);
                         await using (input.ConfigureAwait(false))
                         {
                             return await BaseLayerTranscoder.TranscodeAsync(input, compression, digest, diffId, blobPath, settings, ct).ConfigureAwait(false);
