@@ -51,7 +51,8 @@ public sealed class RegistryPusherTests
                 foreach (var fd in Directory.GetFiles("/proc/self/fd"))
                 {
                     var target = new FileInfo(fd).LinkTarget;
-                    if (target?.Contains("zstdcontainers", StringComparison.Ordinal) == true)
+                    // Staged copies only (tests running alongside hold other files of ours open).
+                    if (target is not null && (target.Contains("zstdcontainers-stage-", StringComparison.Ordinal) || target.Contains(digest.Hex[..16], StringComparison.Ordinal)))
                     {
                         seen.Add((target, File.GetUnixFileMode(fd)));
                     }
