@@ -65,6 +65,16 @@ public sealed partial class ZstdChunkedTests(PackageFixture package)
         Assert.True(fetched <= imageBytes / 20, $"v2 fetched {fetched} bytes for an image of {imageBytes}");
         await AssertUnpackedFilesMatchAsync(podman, registry, v2, "v2");
 
+        // skopeo (containers/image, as CRI-O and podman push) copies it as it is: same digests, same annotations
+        var policy = Path.Combine(project.Directory, "policy.json");
+        await File.WriteAllTextAsync(policy, """{"default":[{"type":"insecureAcceptAnything"}]}""");
+        (await Command.RunAsync("skopeo", [
+            "--policy", policy, "copy", "--preserve-digests", "--src-tls-verify=false", "--dest-tls-verify=false",
+            $"docker://{registry.Address}/{Repository}:v2", $"docker://{registry.Address}/{Repository}-copy:v2"], timeout: TimeSpan.FromMinutes(3))).EnsureSuccess("skopeo copy");
+        var copy = await ManifestAsync(registry, "v2", Repository + "-copy");
+        Assert.Equal(v2["layers"]!.ToJsonString(), copy["layers"]!.ToJsonString());
+        Assert.Equal(v2["config"]!.ToJsonString(), copy["config"]!.ToJsonString());
+
         (await Containerd.PullAsync($"{registry.Address}/{Repository}:v2")).EnsureSuccess("ctr pull");
         var run = await Containerd.RunAsync($"{registry.Address}/{Repository}:v2");
         run.EnsureSuccess("ctr run");
@@ -79,10 +89,10 @@ public sealed partial class ZstdChunkedTests(PackageFixture package)
 
     private static IEnumerable<JsonObject> Layers(JsonObject manifest) => manifest["layers"]!.AsArray().Cast<JsonObject>();
 
-    private static async Task<JsonObject> ManifestAsync(RegistryServer registry, string tag)
+    private static async Task<JsonObject> ManifestAsync(RegistryServer registry, string tag, string repository = Repository)
     {
         using var http = registry.ProbeClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v2/{Repository}/manifests/{tag}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v2/{repository}/manifests/{tag}");
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/vnd.oci.image.manifest.v1+json"));
         using var response = await http.SendAsync(request);
         response.EnsureSuccessStatusCode();
