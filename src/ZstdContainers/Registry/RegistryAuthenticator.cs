@@ -14,7 +14,6 @@ internal sealed class RegistryAuthenticator : IDisposable
 {
     private const string ClientId = "zstdcontainers";
     private const long MaxTokenResponseBytes = 1 << 20;
-    private static readonly TimeSpan MaxTokenLifetime = TimeSpan.FromDays(1);
 
     private readonly RegistryEndpoint _endpoint;
     private readonly RegistryAccess _access;
@@ -188,7 +187,7 @@ internal sealed class RegistryAuthenticator : IDisposable
 
     private async Task<CachedToken> FetchTokenAsync(AuthChallenge challenge, IReadOnlyList<string> scopes, CredentialLookup lookup, RequestAttempt attempt)
     {
-        var (realm, credentialsAllowed) = ValidateRealm(challenge, lookup);
+        var (realm, credentialsAllowed) = TokenRealmPolicy.Check(challenge, _endpoint, _registryScheme(), lookup);
         var credential = credentialsAllowed ? lookup.Credential : null;
         if (lookup.Credential is not null && credential is null)
         {
@@ -278,38 +277,7 @@ internal sealed class RegistryAuthenticator : IDisposable
         var json = await HttpBodies.ReadBoundedAsync(
             response.Content, MaxTokenResponseBytes, attempt,
             size => Failure($"the token service {request} sent a {size}-byte answer, too large to be a token", lookup)).ConfigureAwait(false);
-        string? token = null;
-        var lifetime = TimeSpan.FromSeconds(60);
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            var root = doc.RootElement;
-            if (root.ValueKind == JsonValueKind.Object)
-            {
-                token = ReadString(root, "token") ?? ReadString(root, "access_token");
-                if (root.TryGetProperty("expires_in", out var e))
-                {
-                    double seconds = 0;
-                    if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var n))
-                    {
-                        seconds = n;
-                    }
-                    else if (e.ValueKind == JsonValueKind.String)
-                    {
-                        double.TryParse(e.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds);
-                    }
-                    if (double.IsFinite(seconds) && seconds > 0)
-                    {
-                        // A token service may claim any lifetime (1e12 s overflows a TimeSpan): a day is plenty for a build,
-                        // and a token refused earlier is fetched again anyway.
-                        lifetime = TimeSpan.FromSeconds(Math.Min(seconds, MaxTokenLifetime.TotalSeconds));
-                    }
-                }
-            }
-        }
-        catch (JsonException)
-        {
-        }
+        var (token, lifetime) = TokenAnswer.Parse(json);
         if (string.IsNullOrEmpty(token))
         {
             throw Failure($"the token service {request} answered without a token", lookup);
@@ -320,45 +288,6 @@ internal sealed class RegistryAuthenticator : IDisposable
         _log.Detail($"Registry '{_endpoint.Registry}': got a token for '{scopeText}', valid {lifetime.TotalSeconds:0} s.");
         return new CachedToken(new AuthenticationHeaderValue("Bearer", token), _time.GetUtcNow() + lifetime - margin);
     }
-
-    private static string? ReadString(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-
-    /// <summary>
-    /// Where a Bearer challenge may send us, and whether credentials may go there: never a scheme below the
-    /// registry's own (https registry, http realm), never a loopback listener for a registry that is not on
-    /// loopback, and credentials to another host only over https.
-    /// </summary>
-    private (Uri Realm, bool CredentialsAllowed) ValidateRealm(AuthChallenge challenge, CredentialLookup lookup)
-    {
-        if (!Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) || (realm.Scheme != Uri.UriSchemeHttps && realm.Scheme != Uri.UriSchemeHttp))
-        {
-            throw UnsafeRealm($"its Bearer challenge names a token service that is not an http(s) URL ('{challenge.Realm}')", lookup);
-        }
-        var registryScheme = _registryScheme() ?? Uri.UriSchemeHttps;
-        var realmHost = realm.IdnHost.TrimEnd('.');
-        var realmIsLoopback = RegistryEndpoint.IsLoopbackHost(realmHost) || realmHost.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
-        var sameHost = string.Equals(realmHost, _endpoint.ApiHost.Trim('[', ']'), StringComparison.OrdinalIgnoreCase)
-            || (realmIsLoopback && _endpoint.IsLoopback);
-        if (realm.Scheme == Uri.UriSchemeHttp && registryScheme == Uri.UriSchemeHttps && !(_endpoint.IsInsecure && sameHost))
-        {
-            throw UnsafeRealm(
-                $"its token service {Describe(realm)} is plain HTTP while the registry is spoken to over HTTPS; credentials are not sent in clear text",
-                lookup);
-        }
-        if (realmIsLoopback && !_endpoint.IsLoopback)
-        {
-            throw UnsafeRealm(
-                $"its token service {Describe(realm)} is on this machine's loopback while the registry is not; credentials are not sent to a local listener on a remote registry's word",
-                lookup);
-        }
-        return (realm, realm.Scheme == Uri.UriSchemeHttps || sameHost);
-    }
-
-    private ZstdContainersException UnsafeRealm(string what, CredentialLookup lookup) => new(
-        ErrorCodes.UnsafeTokenRealm,
-        $"Registry '{_endpoint.Registry}' cannot be authenticated: {what}. Credentials: {lookup.Describe()}. " +
-        "Check the registry's token service configuration (its realm should be an https:// URL); a registry that is plain HTTP on purpose belongs in DOTNET_CONTAINER_INSECURE_REGISTRIES.");
 
     /// <summary>scheme://host/path of a URL: never its query (it can carry signatures).</summary>
     public static string Describe(Uri uri) => uri.GetLeftPart(UriPartial.Path);

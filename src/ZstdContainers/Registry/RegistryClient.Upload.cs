@@ -21,7 +21,7 @@ public sealed partial class RegistryClient
     /// </summary>
     public async Task UploadBlobAsync(string repository, Digest digest, long size, Func<Stream> openContent, CancellationToken ct)
     {
-        ValidateRepository(repository);
+        RegistryNames.ValidateRepository(repository);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         ArgumentNullException.ThrowIfNull(openContent);
 
