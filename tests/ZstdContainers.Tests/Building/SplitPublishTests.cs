@@ -142,6 +142,50 @@ public sealed class SplitPublishTests : IDisposable
     }
 
     [Fact]
+    public async Task With_SOURCE_DATE_EPOCH_two_publishes_of_the_same_folder_give_the_same_image()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        MakePublishFolder();
+        var request = Request(baseImage, new LayerSplitOptions()) with { SourceDateEpoch = "1700000000" };
+
+        var first = await PublishAsync(request);
+        File.SetLastWriteTimeUtc(Path.Combine(Publish, "Humanizer.dll"), DateTime.UtcNow.AddDays(-3));
+        var second = await PublishAsync(request with { Tags = ["2.0"] });
+
+        Assert.Equal(5, first.Image.Layers.Count);
+        Assert.Equal(first.Image.ManifestDigest, second.Image.ManifestDigest);
+    }
+
+    [Fact]
+    public async Task With_zstd_chunked_every_app_layer_is_chunked_and_the_split_holds()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        MakePublishFolder();
+        var request = Request(baseImage, new LayerSplitOptions());
+
+        var result = await PublishAsync(request with { Compression = request.Compression with { Chunked = true } });
+
+        var app = result.Image.Layers.Skip(2).ToList();
+        Assert.Equal(3, app.Count);
+        Assert.All(app, l => Assert.True(ZstdContainers.Layers.ZstdChunked.ZstdChunkedBlobWriter.IsChunked(l.Descriptor)));
+        Assert.Equal(["app/Humanizer.dll"], FileNames(_fake.GetBlob(Target, app[1].Descriptor.Digest)));
+    }
+
+    [Fact]
+    public async Task With_base_layers_kept_as_they_are_the_app_layers_still_split()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        MakePublishFolder();
+        var request = Request(baseImage, new LayerSplitOptions());
+
+        var result = await PublishAsync(request with { Compression = request.Compression with { RecompressBaseLayers = false } });
+
+        Assert.Equal(baseImage.BlobDigests, result.Image.Layers.Take(2).Select(l => l.Descriptor.Digest));
+        Assert.Equal(3, result.Image.Layers.Count - 2);
+        Assert.All(result.Image.Layers.Skip(2), l => Assert.Equal(MediaTypes.OciLayerZstd, l.Descriptor.MediaType));
+    }
+
+    [Fact]
     public async Task Without_split_the_folder_is_one_app_layer_as_before()
     {
         var baseImage = FakeBaseImage.Push(_fake, _root);
