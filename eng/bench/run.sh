@@ -18,7 +18,8 @@
 #      dotnet/runtime-deps:10.0 stand-in (its OS layer only); two private containerd daemons, one
 #      that decodes gzip in-process (no unpigz on PATH, CONTAINERD_DISABLE_PIGZ=1) and one with unpigz.
 #   4. projects: (a) a copy of samples/HelloZstd (framework-dependent, aspnet base); (b) a
-#      self-contained linux-x64 web app plus ~100 MB of generated mixed files (runtime-deps base);
+#      self-contained linux-x64 web app plus ~100 MB of generated mixed files as 23 local NuGet
+#      packages (runtime-deps base);
 #      (c) a framework-dependent app with a generated 2 GB folder, for peak memory.
 #   5. measures (see eng/bench/README.md for the methods) and writes the report.
 # Everything it starts (registry, containerd x2) is stopped by pid on exit; the run folder is
@@ -228,9 +229,17 @@ cp "$root/samples/HelloZstd/"*.csproj "$root/samples/HelloZstd/"*.cs "$run/a/"
 nuget_config "$run/a"
 PROJ_a="$run/a/HelloZstd.csproj"; BASE_a="$BREG/dotnet/aspnet:10.0"
 
-app_project() { # DIR NAME DATA_DIR RID_PROPS
+app_project() { # DIR NAME DATA_DIR RID_PROPS [PACKAGES]: the data as files of the app, or as PACKAGES
   mkdir -p "$1"
   nuget_config "$1"
+  local deps="<None Include=\"$3/**\" Exclude=\"$3/.gen-stamp\" LinkBase=\"deps\" CopyToPublishDirectory=\"PreserveNewest\" />"
+  if [[ -n ${5:-} ]]; then
+    local v ids id
+    { read -r v; read -r ids; } <<<"$5"
+    deps=""
+    for id in $ids; do deps+="<PackageReference Include=\"$id\" Version=\"$v\" />"; done
+    sed -i "s|</packageSources>|  <add key=\"zstdcontainers-bench-deps\" value=\"$run/deps-feed\" />\n  </packageSources>|" "$1/NuGet.config"
+  fi
   cat >"$1/$2.csproj" <<EOF
 <Project Sdk="Microsoft.NET.Sdk.Web">
   <PropertyGroup>
@@ -241,14 +250,16 @@ app_project() { # DIR NAME DATA_DIR RID_PROPS
   </PropertyGroup>
   <ItemGroup>
     <PackageReference Include="ZstdContainers" Version="\$(ZstdContainersVersion)" />
-    <None Include="$3/**" Exclude="$3/.gen-stamp" LinkBase="deps" CopyToPublishDirectory="PreserveNewest" />
+    $deps
   </ItemGroup>
 </Project>
 EOF
   echo 'var app = WebApplication.CreateBuilder(args).Build(); app.MapGet("/", () => "hello"); app.Run();' >"$1/Program.cs"
 }
-# (b) self-contained web app + ~100 MB of dependencies, on the runtime-deps stand-in
-app_project "$run/b" AppB "$data/deps-$DEPS_MB" "<RuntimeIdentifier>linux-x64</RuntimeIdentifier><SelfContained>true</SelfContained>"
+# (b) self-contained web app + ~100 MB of dependencies as 23 local NuGet packages (native assets,
+# so the deps.json owns them as it owns a real app's packages), on the runtime-deps stand-in
+app_project "$run/b" AppB "$data/deps-$DEPS_MB" "<RuntimeIdentifier>linux-x64</RuntimeIdentifier><SelfContained>true</SelfContained>" \
+  "$(python3 "$lib/make_packages.py" "$data/deps-$DEPS_MB" "$run/deps-feed" linux-x64)"
 PROJ_b="$run/b/AppB.csproj"; BASE_b="$BREG/dotnet/runtime-deps:10.0"
 # (c) framework-dependent app + the big folder, for peak memory
 app_project "$run/c" AppBig "$data/big-$BIG_MB" ""
@@ -433,6 +444,71 @@ pulls() {
 section "pigz check" pigz pigz_check
 section "pull+unpack (a)" pulls-a pulls a
 section "pull+unpack (b)" pulls-b pulls b
+
+# ------------------------------------------------------------------ 5c'. redeploy of (b) after a one-line change
+# v1 is published and a node runs it; the code changes by one line; v2 is published to the same
+# repository and the node pulls v2. Measured for ours (layers split by origin) and the SDK's:
+# bytes the publish uploads (v2's blobs that the repository did not hold: both clients skip a blob
+# the registry has), bytes the node fetches (blobs new in containerd's content store after the v2
+# pull), the time of that pull (v1 present, page cache dropped) and the redeploy's publish time.
+N_REDEPLOY=${ZCB_REDEPLOY_RUNS:-$N_PUB} N_REDEPLOY_PULLS=${ZCB_REDEPLOY_PULLS:-$N_PULL}
+set_code() { # DIR TEXT: the one line that changes between versions
+  echo "var app = WebApplication.CreateBuilder(args).Build(); app.MapGet(\"/\", () => \"$2\"); app.Run();" >"$1/Program.cs"
+}
+blobs_of() { # REF -> "digest size" of config and layers
+  skopeo inspect --raw --tls-verify=false "docker://$BREG/$1" | jq -r '(.config, .layers[]) | "\(.digest) \(.size)"' | sort
+}
+new_bytes() { # OLD_REF NEW_REF -> bytes of NEW's blobs that OLD does not have
+  join -v2 <(blobs_of "$1") <(blobs_of "$2") | awk '{ s += $2 } END { print s + 0 }'
+}
+node_update() { # SOCK V1 V2 -> "seconds fetched_bytes": pull V2 with V1 present, caches dropped
+  local sock=$1 v1=$2 v2=$3 before t0 t1
+  empty "$sock" || return 1
+  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$BREG/$v1" >/dev/null 2>>"$run/logs/pulls.log"
+  before=$(ctr -a "$sock" content ls -q | sort)
+  drop_caches || true
+  t0=$(now)
+  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$BREG/$v2" >/dev/null 2>>"$run/logs/pulls.log"
+  t1=$(now)
+  # every blob the pull added to the content store, sized by v2's manifest (the manifest itself too)
+  local added
+  added=$(comm -13 <(echo "$before") <(ctr -a "$sock" content ls -q | sort))
+  echo "$(sub "$t1" "$t0") $(join <(echo "$added") <( (blobs_of "$v2"; skopeo inspect --raw --tls-verify=false "docker://$BREG/$v2" |
+    python3 -c 'import sys, hashlib; b = sys.stdin.buffer.read(); print("sha256:" + hashlib.sha256(b).hexdigest(), len(b))') | sort) |
+    awk '{ s += $2 } END { print s + 0 }')"
+}
+redeploy() {
+  local i comp w t out
+  local -a pz pg uz ug
+  for comp in zstd gzip; do
+    set_code "$run/b" "hello r0"
+    publish b "$comp" "bench/b-redeploy-$comp" "$run/cache/b-redeploy" "b-redeploy-$comp-r0" -p:ContainerImageTag=r0 >/dev/null
+  done
+  for ((i = 1; i <= N_REDEPLOY; i++)); do
+    set_code "$run/b" "hello r$i"
+    for comp in zstd gzip; do
+      out=$(publish b "$comp" "bench/b-redeploy-$comp" "$run/cache/b-redeploy" "b-redeploy-$comp-r$i" -p:ContainerImageTag="r$i"); read -r w t <<<"$out"
+      if [[ $comp == zstd ]]; then pz+=("$w"); uz+=("$(new_bytes "bench/b-redeploy-zstd:r$((i - 1))" "bench/b-redeploy-zstd:r$i")")
+      else pg+=("$w"); ug+=("$(new_bytes "bench/b-redeploy-gzip:r$((i - 1))" "bench/b-redeploy-gzip:r$i")"); fi
+    done
+    echo "  (b) redeploy $i: zstd ${pz[-1]} s, ${uz[-1]} B up; gzip ${pg[-1]} s, ${ug[-1]} B up" >&2
+  done
+  set_code "$run/b" "hello"
+  samples redeploy.b.zstd.publish "${pz[@]}"; samples redeploy.b.gzip.publish "${pg[@]}"
+  samples redeploy.b.zstd.uploaded "${uz[@]}"; samples redeploy.b.gzip.uploaded "${ug[@]}"
+  rec redeploy.b.zstd.layers "$(skopeo inspect --raw --tls-verify=false "docker://$BREG/bench/b-redeploy-zstd:r1" | jq '.layers | length')"
+  recs redeploy.b.zstd.summary "$(grep -oE 'app layers [^)]*' "$run/logs/b-redeploy-zstd-r1.log" | head -1)"
+  local -a tz tg fz fg
+  for ((i = 1; i <= N_REDEPLOY_PULLS; i++)); do
+    read -r w t <<<"$(node_update "$SOCK_INPROC" "bench/b-redeploy-zstd:r0" "bench/b-redeploy-zstd:r1")"; tz+=("$w"); fz+=("$t")
+    read -r w t <<<"$(node_update "$SOCK_INPROC" "bench/b-redeploy-gzip:r0" "bench/b-redeploy-gzip:r1")"; tg+=("$w"); fg+=("$t")
+    echo "  (b) node update $i: zstd ${tz[-1]} s, ${fz[-1]} B fetched; gzip ${tg[-1]} s, ${fg[-1]} B fetched" >&2
+  done
+  samples redeploy.b.zstd.pull "${tz[@]}"; samples redeploy.b.gzip.pull "${tg[@]}"
+  samples redeploy.b.zstd.fetched "${fz[@]}"; samples redeploy.b.gzip.fetched "${fg[@]}"
+  rec redeploy.b.zstd.image "$(image_bytes bench/b-redeploy-zstd:r1)"; rec redeploy.b.gzip.image "$(image_bytes bench/b-redeploy-gzip:r1)"
+}
+section "redeploy (b) after a one-line change" redeploy-b redeploy
 
 # ------------------------------------------------------------------ 5d. layer-build throughput
 # native_once NAME CMD: one hyperfine run (no shell: `bash -c` runs the pipe), prints seconds

@@ -114,6 +114,36 @@ for t, m, ok in targets:
     md.append(f"| {t} | {m} | {verdict(ok)} |")
 md.append("")
 
+# ---------------------------------------------------------------- redeploy (issue 13)
+if get("redeploy.b.zstd.publish") is not None:
+    uz, ug = med("redeploy.b.zstd.uploaded"), med("redeploy.b.gzip.uploaded")
+    fz, fg = med("redeploy.b.zstd.fetched"), med("redeploy.b.gzip.fetched")
+    tz, tg = med("redeploy.b.zstd.pull"), med("redeploy.b.gzip.pull")
+    pz, pg = med("redeploy.b.zstd.publish"), med("redeploy.b.gzip.publish")
+    n_rd = len(get("redeploy.b.zstd.publish") or [])
+    n_rp = len(get("redeploy.b.zstd.pull") or [])
+    md.append("## Redeploy of app (b) after a one-line code change (issue 13)\n")
+    md.append(f"v1 published and running on a containerd node; one line of Program.cs changed; v2 published to the same "
+              f"repository and pulled by that node. Ours: {get('redeploy.b.zstd.layers')} layers, the app split by origin "
+              f"({get('redeploy.b.zstd.summary') or 'n/a'}); the SDK's: one app layer. Uploaded: v2's blobs the repository "
+              f"did not hold (both clients skip the others). Fetched: blobs new in the node's content store after the v2 "
+              f"pull. Median of {n_rd} redeploys and {n_rp} node updates (v1 present, page cache dropped, gzip decoded in-process).\n")
+    def kb(x):
+        return "n/a" if x is None else (f"{x / 1e3:.1f} kB" if x < 1e6 else mb(x))
+    md.append("| what | SDK (gzip) | ZstdContainers (zstd, split) | ours / SDK | target | met |")
+    md.append("|---|---|---|---|---|---|")
+    for label, g, z, target, ok in (
+            ("bytes uploaded by the redeploy", kb(ug), kb(uz), "≤ 2%", lambda r: r <= 0.02),
+            ("bytes the node fetches to run v2", kb(fg), kb(fz), "≤ 2%", lambda r: r <= 0.02),
+            ("node pull + unpack of v2 (s)", f"{s(tg)}{spread('redeploy.b.gzip.pull')}", f"{s(tz)}{spread('redeploy.b.zstd.pull')}", "≤ 0.25×", lambda r: r <= 0.25),
+            ("redeploy publish (s)", f"{s(pg)}{spread('redeploy.b.gzip.publish')}", f"{s(pz)}{spread('redeploy.b.zstd.publish')}", "reported", None)):
+        gv = {"bytes uploaded by the redeploy": ug, "bytes the node fetches to run v2": fg, "node pull + unpack of v2 (s)": tg, "redeploy publish (s)": pg}[label]
+        zv = {"bytes uploaded by the redeploy": uz, "bytes the node fetches to run v2": fz, "node pull + unpack of v2 (s)": tz, "redeploy publish (s)": pz}[label]
+        r = ratio(zv, gv)
+        pct = "n/a" if r is None else (f"{100 * r:.2f}%" if "bytes" in label else rs(r))
+        md.append(f"| {label} | {g} | {z} | {pct} | {target} | {verdict(None if ok is None or r is None else ok(r))} |")
+    md.append(f"\nWhole image: SDK {mb(get('redeploy.b.gzip.image'))}, ours {mb(get('redeploy.b.zstd.image'))}.\n")
+
 # ---------------------------------------------------------------- publish
 md.append(f"## Publish step — `dotnet publish -t:PublishContainer` after a warm-up build (seconds, median of {n_pub}, min–max)\n")
 md.append("Cold: our layer cache empty and the target repository new. Warm: cache full and the same repository "
