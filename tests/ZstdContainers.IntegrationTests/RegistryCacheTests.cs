@@ -1,0 +1,47 @@
+using System.Net;
+using ZstdContainers.IntegrationTests.Registry;
+
+namespace ZstdContainers.IntegrationTests;
+
+/// <summary>Issue 12: the registry as layer cache, on a real Distribution registry.</summary>
+[Collection(RigCollection.Name)]
+public sealed class RegistryCacheTests(PackageFixture package)
+{
+    [Fact]
+    public async Task A_cold_cache_publish_downloads_recompresses_and_uploads_no_base_layer_the_registry_holds()
+    {
+        // Every request of the publish goes through the proxy, which records it: the base image and
+        // the target repository are both reached through it.
+        await using var proxy = new FaultProxy(IPEndPoint.Parse(Rig.Registry));
+        var project = await TestProject.CreateAsync(package, "regcache");
+        var repository = "it/regcache-" + Guid.NewGuid().ToString("N")[..8];
+        string[] Properties() =>
+        [
+            "-p:ContainerLayerCompression=zstd",
+            "-p:ContainerRegistry=" + proxy.Address,
+            // A fresh, empty layer cache each time: a new CI runner.
+            "-p:ContainerLayerCacheDirectory=" + Directory.CreateTempSubdirectory("zc-it-regcache-").FullName,
+        ];
+        var baseImage = proxy.Address + "/dotnet/aspnet:10.0";
+        (await project.PublishAsync(repository, "v1", Properties(), baseImage: baseImage, useRegistry: false)).EnsureSuccess("first publish");
+        var (index, _, _) = await RegistryProbe.ManifestAsync("dotnet/aspnet", "10.0");
+        var amd64 = index["manifests"]!.AsArray().First(m => m!["platform"]!["architecture"]!.GetValue<string>() == "amd64")!["digest"]!.GetValue<string>();
+        var (baseManifest, _, _) = await RegistryProbe.ManifestAsync("dotnet/aspnet", amd64);
+        var baseLayers = RegistryProbe.Layers(baseManifest).Select(l => l["digest"]!.GetValue<string>()).ToList();
+        var (firstManifest, _, _) = await RegistryProbe.ManifestAsync(repository, "v1");
+        var zstdBaseLayers = RegistryProbe.Layers(firstManifest).Take(baseLayers.Count).Select(l => l["digest"]!.GetValue<string>()).ToList();
+        var firstCount = proxy.EventList.Count;
+        Assert.Contains(proxy.EventList, e => e.Request.Method == "GET" && baseLayers.Any(d => e.Request.Path.EndsWith(d, StringComparison.Ordinal)));
+
+        var second = await project.PublishAsync(repository, "v1", Properties(), baseImage: baseImage, useRegistry: false);
+
+        second.EnsureSuccess("second publish");
+        var events = proxy.EventList.Skip(firstCount).Select(e => e.Request).ToList();
+        Assert.DoesNotContain(events, r => r.Method == "GET" && baseLayers.Any(d => r.Path.EndsWith(d, StringComparison.Ordinal)));
+        Assert.DoesNotContain(events, r => r.IsBlobUploadBody && zstdBaseLayers.Contains(r.Digest ?? string.Empty));
+        Assert.DoesNotContain(events, r => r.Method == "POST" && r.Path.Contains("/blobs/uploads/", StringComparison.Ordinal) && zstdBaseLayers.Any(d => r.Query.Contains(d.Replace(":", "%3A", StringComparison.Ordinal), StringComparison.Ordinal)));
+        Assert.Equal(baseLayers.Count, second.Output.Split('\n').Count(l => l.Contains("zstd from the registry", StringComparison.Ordinal)));
+        var (secondManifest, _, _) = await RegistryProbe.ManifestAsync(repository, "v1");
+        Assert.Equal(zstdBaseLayers, RegistryProbe.Layers(secondManifest).Take(baseLayers.Count).Select(l => l["digest"]!.GetValue<string>()));
+    }
+}
