@@ -58,7 +58,10 @@ public sealed class BaseLayerPreparer(
                 var local = await cache.TryGetTranscodedAsync(digest, diffId, settings.Level, settings.FormatName, cancellationToken).ConfigureAwait(false);
                 if (local is null && await FromRegistryCacheAsync(diffId, cancellationToken).ConfigureAwait(false) is { } reused)
                 {
-                    return new BaseLayerOutcome(reused.Layer, descriptor.Size, descriptor.MediaType, $"zstd from the registry ({reused.FoundIn}), not recompressed", clock.Elapsed);
+                    return new BaseLayerOutcome(reused.Layer, descriptor.Size, descriptor.MediaType, $"zstd from the registry ({reused.FoundIn}), not recompressed", clock.Elapsed)
+                    {
+                        Preparation = LayerPreparation.FromRegistryCache,
+                    };
                 }
                 var cached = local is not null ? new CachedLayer(local, FromCache: true) : await cache.GetOrAddTranscodedAsync(
                     digest,

@@ -71,7 +71,7 @@ public sealed record LayerReport
     /// <summary>Bytes sent to the destination for it: BytesPushed when uploaded, else 0.</summary>
     public required long BytesSent { get; init; }
 
-    /// <summary>built, transcoded, from cache (local layer cache), reused (kept as the base had it).</summary>
+    /// <summary>built, transcoded, from cache (local layer cache), reused (kept as the base had it), from registry cache.</summary>
     public required string Prepared { get; init; }
 
     /// <summary>uploaded, already present, mounted, reused from registry cache, written, not shipped.</summary>
@@ -101,11 +101,14 @@ public sealed record ReportTotals
     public required double Seconds { get; init; }
 }
 
-/// <summary>How a layer was prepared (the report spells it "built", "transcoded", "from cache", "reused").</summary>
+/// <summary>How a layer was prepared (the report spells it "built", "transcoded", "from cache", "reused", "from registry cache").</summary>
 public enum LayerPreparation
 {
     Built,
     Transcoded,
     FromCache,
     Reused,
+
+    /// <summary>A zstd copy found in the target registry (ContainerLayerCacheFrom or the tags being pushed).</summary>
+    FromRegistryCache,
 }

@@ -94,6 +94,7 @@ public static class PublishReportBuilder
         LayerPreparation.Transcoded => "transcoded",
         LayerPreparation.FromCache => "from cache",
         LayerPreparation.Reused => "reused",
+        LayerPreparation.FromRegistryCache => "from registry cache",
         _ => preparation.ToString(),
     };
 
