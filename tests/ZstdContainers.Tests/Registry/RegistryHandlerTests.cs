@@ -228,3 +228,89 @@ public sealed class RegistryHandlerTests
         Assert.Equal(ErrorCodes.UnsafeTokenRealm, ex.Code);
     }
 }
+
+/// <summary>The retry loop and the scheme probe, each alone.</summary>
+public sealed class RegistryRetryAndSchemeTests
+{
+    [Fact]
+    public async Task Retry_loop_waits_what_Retry_After_says_and_gives_up_with_a_code()
+    {
+        var delays = new List<TimeSpan>();
+        var options = new RegistryClientOptions
+        {
+            MaxRetries = 2,
+            Delay = (d, _) => { delays.Add(d); return Task.CompletedTask; },
+        };
+        var loop = new RetryLoop("registry.test", options, TimeProvider.System, new CapturingLog());
+        var calls = 0;
+
+        var ex = await Assert.ThrowsAsync<ZstdContainersException>(() => loop.RunAsync<int>(_ =>
+        {
+            calls++;
+            throw new RetryableStatusException("GET /v2/", HttpStatusCode.TooManyRequests, null, TimeSpan.FromSeconds(7));
+        }, CancellationToken.None));
+
+        Assert.Equal(ErrorCodes.RegistryError, ex.Code);
+        Assert.Contains("rate-limiting", ex.Message);
+        Assert.Equal(3, calls);
+        Assert.Equal([TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(7)], delays);
+    }
+
+    [Fact]
+    public async Task Retry_loop_lets_coded_errors_through_untried()
+    {
+        var loop = new RetryLoop("registry.test", new RegistryClientOptions { Delay = (_, _) => Task.CompletedTask }, TimeProvider.System, new CapturingLog());
+        var calls = 0;
+        var ex = await Assert.ThrowsAsync<ZstdContainersException>(() => loop.RunAsync<int>(_ =>
+        {
+            calls++;
+            throw new ZstdContainersException(ErrorCodes.UntrustedAuthChallenge, "no");
+        }, CancellationToken.None));
+        Assert.Equal(ErrorCodes.UntrustedAuthChallenge, ex.Code);
+        Assert.Equal(1, calls);
+    }
+
+    private sealed class Pings(Func<Uri, HttpResponseMessage> answer) : HttpMessageHandler
+    {
+        public List<Uri> Seen { get; } = [];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Seen.Add(request.RequestUri!);
+            return Task.FromResult(answer(request.RequestUri!));
+        }
+    }
+
+    [Theory]
+    [InlineData(false, "http")]
+    [InlineData(true, "https")]
+    public async Task Scheme_probe_prefers_http_for_an_insecure_registry_unless_it_wants_https(bool wantsHttps, string expected)
+    {
+        var pings = new Pings(uri => uri.Scheme == "http" && wantsHttps
+            ? FakeRegistry.Respond(HttpStatusCode.BadRequest, "Client sent an HTTP request to an HTTPS server.", "text/plain")
+            : FakeRegistry.Respond(HttpStatusCode.OK, "{}"));
+        var env = RegistryTestHelpers.Env(("DOTNET_CONTAINER_INSECURE_REGISTRIES", "registry.test:5000"));
+        var endpoint = RegistryEndpoint.Create("registry.test:5000", env);
+        var log = new CapturingLog();
+        using var http = new HttpClient(pings);
+        using var auth = new RegistryAuthenticator(endpoint, RegistryAccess.Pull, new CredentialResolver(endpoint, RegistryAccess.Pull, env, log, TimeSpan.FromSeconds(1)), http, TimeProvider.System, log, () => null);
+        using var probe = new SchemeProbe(endpoint, http, auth, log, TimeSpan.FromSeconds(5));
+
+        Assert.Null(probe.Decided);
+        Assert.Equal(expected, await probe.DecideAsync(CancellationToken.None));
+        Assert.Equal(expected, await probe.DecideAsync(CancellationToken.None)); // decided once
+        Assert.Equal(expected, probe.Decided);
+        Assert.Equal(wantsHttps ? 2 : 1, pings.Seen.Count);
+    }
+
+    [Fact]
+    public void Scheme_probe_never_pings_a_secure_registry()
+    {
+        var endpoint = RegistryEndpoint.Create("registry.test", RegistryTestHelpers.Env());
+        var log = new CapturingLog();
+        using var http = new HttpClient(new Pings(_ => throw new InvalidOperationException("no ping expected")));
+        using var auth = new RegistryAuthenticator(endpoint, RegistryAccess.Pull, new CredentialResolver(endpoint, RegistryAccess.Pull, RegistryTestHelpers.Env(), log, TimeSpan.FromSeconds(1)), http, TimeProvider.System, log, () => null);
+        using var probe = new SchemeProbe(endpoint, http, auth, log, TimeSpan.FromSeconds(5));
+        Assert.Equal("https", probe.Decided);
+    }
+}
