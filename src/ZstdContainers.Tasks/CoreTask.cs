@@ -31,7 +31,21 @@ public abstract class CoreTask : Microsoft.Build.Utilities.Task, ICancelableTask
             Log.LogWarning("ZstdContainers: cancelled. Blobs may have been uploaded, but no tag was moved.");
             return false;
         }
+        catch (Exception e) when (Unwrap(e) is ZstdContainersException expected)
+        {
+            TaskLog.Error(Log, expected);
+            return false;
+        }
+        catch (Exception e)
+        {
+            // A failure nobody planned for is a bug: one line that says so, the stack only for -v:detailed.
+            TaskLog.Unexpected(Log, GetType().Name, Unwrap(e));
+            return false;
+        }
     }
+
+    private static Exception Unwrap(Exception e) =>
+        e is AggregateException { InnerExceptions.Count: 1 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : e;
 
     protected abstract System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken);
 }

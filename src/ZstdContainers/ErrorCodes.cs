@@ -37,6 +37,10 @@ public static class ErrorCodes
     public const string MissingTaskParameter = "ZSTDC1034";
     public const string WindowsImageNotSupported = "ZSTDC1035";
 
+    // 6xxx: what nobody expected
+    public const string UnexpectedFailure = "ZSTDC6001"; // a bug: one line asking for a report, the stack at -v:detailed
+    public const string InvalidImageDocument = "ZSTDC6002"; // an index, manifest or config that is not what the spec says
+
     // 2xxx: base image
     public const string BaseImageNotFound = "ZSTDC2001";
     public const string PlatformNotInBaseImage = "ZSTDC2002";

@@ -28,7 +28,7 @@ public static class BaseImageResolver
         var manifestResponse = top;
         if (MediaTypes.IsIndex(top.MediaType))
         {
-            var index = Parse<ImageIndex>(top.Content, reference);
+            var index = ImageDocument.Deserialize<ImageIndex>(top.Content, reference.ToString(), "index");
             var choice = index.Manifests.FirstOrDefault(m => m.Platform is { } p && wanted.IsSatisfiedBy(p) && MediaTypes.IsImageManifest(m.MediaType))
                 ?? throw new ZstdContainersException(
                     ErrorCodes.PlatformNotInBaseImage,
@@ -42,34 +42,22 @@ public static class BaseImageResolver
                 $"The base image {reference} has a manifest of type '{manifestResponse.MediaType}', which is neither an OCI nor a Docker v2 image manifest or index. Use an OCI or Docker v2 base image.");
         }
 
-        var manifest = Parse<ImageManifest>(manifestResponse.Content, reference);
+        var manifest = ImageDocument.Deserialize<ImageManifest>(manifestResponse.Content, reference.ToString(), "manifest");
         var configBytes = await registry.GetBlobAsync(reference.Repository, manifest.Config.Digest, MaxConfigBytes, cancellationToken).ConfigureAwait(false);
-        var config = JsonNode.Parse(configBytes) as JsonObject
-            ?? throw Invalid(reference, "its config is not a JSON object");
-        var diffIds = ContainerConfigComposer.Strings((config["rootfs"] as JsonObject)?["diff_ids"]).Select(Digest.Parse).ToList();
+        var image = reference.ToString();
+        var config = ImageDocument.ParseObject(configBytes, image, "config");
+        var diffIds = ImageDocument.DiffIds(config, image);
         if (diffIds.Count != manifest.Layers.Count)
         {
             throw Invalid(reference, $"its manifest lists {manifest.Layers.Count} layers but its config {diffIds.Count} diff_ids");
         }
         var platform = new Platform
         {
-            Os = config["os"]?.GetValue<string>() ?? wanted.Os,
-            Architecture = config["architecture"]?.GetValue<string>() ?? wanted.Architecture,
-            Variant = config["variant"]?.GetValue<string>() ?? wanted.Variant,
+            Os = ImageDocument.OptionalString(config, "os", image, "config") ?? wanted.Os,
+            Architecture = ImageDocument.OptionalString(config, "architecture", image, "config") ?? wanted.Architecture,
+            Variant = ImageDocument.OptionalString(config, "variant", image, "config") ?? wanted.Variant,
         };
         return new ResolvedBaseImage(reference, manifestResponse.Digest, manifest, config, diffIds, platform);
-    }
-
-    private static T Parse<T>(byte[] json, ImageReference reference)
-    {
-        try
-        {
-            return OciJson.Deserialize<T>(json);
-        }
-        catch (JsonException e)
-        {
-            throw Invalid(reference, e.Message);
-        }
     }
 
     private static ZstdContainersException Invalid(ImageReference reference, string why) =>

@@ -62,17 +62,17 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
         {
             throw new ZstdContainersException(ErrorCodes.DigestMismatch, $"The per-RID image {image.ManifestDigest} reached the index task with a manifest that hashes to {digest}. Rebuild without incremental state (dotnet publish --no-incremental).");
         }
-        var config = JsonNode.Parse(image.Configuration) as JsonObject
-            ?? throw new ZstdContainersException(ErrorCodes.InvalidBaseConfig, $"The per-RID image {image.ManifestDigest} has no config.");
+        var name = "the per-RID image " + image.ManifestDigest;
+        var config = ImageDocument.ParseObject(Encoding.UTF8.GetBytes(image.Configuration), name, "config");
         var platform = new Platform
         {
-            Architecture = config["architecture"]?.GetValue<string>() ?? throw new ZstdContainersException(ErrorCodes.InvalidBaseConfig, $"The config of {image.ManifestDigest} names no architecture."),
-            Os = config["os"]?.GetValue<string>() ?? throw new ZstdContainersException(ErrorCodes.InvalidBaseConfig, $"The config of {image.ManifestDigest} names no os."),
-            Variant = config["variant"]?.GetValue<string>(),
+            Architecture = ImageDocument.OptionalString(config, "architecture", name, "config") ?? throw ImageDocument.Invalid(name, "config", "architecture", "is missing"),
+            Os = ImageDocument.OptionalString(config, "os", name, "config") ?? throw ImageDocument.Invalid(name, "config", "os", "is missing"),
+            Variant = ImageDocument.OptionalString(config, "variant", name, "config"),
         };
         var descriptor = new Descriptor { MediaType = image.ManifestMediaType, Digest = digest, Size = manifestBytes.Length, Platform = platform };
-        var diffIds = ContainerConfigComposer.Strings((config["rootfs"] as JsonObject)?["diff_ids"]).Select(Digest.Parse).ToList();
-        return new ImageParts(manifestBytes, OciJson.Deserialize<ImageManifest>(manifestBytes), Encoding.UTF8.GetBytes(image.Configuration), diffIds, descriptor);
+        var diffIds = ImageDocument.DiffIds(config, name);
+        return new ImageParts(manifestBytes, ImageDocument.Deserialize<ImageManifest>(manifestBytes, name, "manifest"), Encoding.UTF8.GetBytes(image.Configuration), diffIds, descriptor);
     }
 
     /// <summary>
