@@ -36,6 +36,7 @@ public static class ErrorCodes
     public const string SdkTaskContractChanged = "ZSTDC1033"; // the preflight: the SDK's image tasks take inputs ours do not
     public const string MissingTaskParameter = "ZSTDC1034";
     public const string WindowsImageNotSupported = "ZSTDC1035";
+    public const string NeedsDotnetMSBuild = "ZSTDC1036"; // raised by the targets: MSBuild on .NET Framework (Visual Studio)
 
     // 6xxx: what nobody expected
     public const string UnexpectedFailure = "ZSTDC6001"; // a bug: one line asking for a report, the stack at -v:detailed

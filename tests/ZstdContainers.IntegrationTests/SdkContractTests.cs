@@ -130,4 +130,18 @@ public sealed class SdkContractTests(PackageFixture package)
         Assert.DoesNotContain("   at ", result.Output);
         Assert.DoesNotContain("Pushed", result.Output);
     }
+
+    [Fact]
+    public async Task On_msbuild_for_dotnet_framework_a_zstd_publish_stops_with_ZSTDC1036_before_any_of_our_tasks()
+    {
+        var project = await TestProject.CreateAsync(package, "vs-msbuild");
+
+        var result = await project.PublishAsync("it/vs-msbuild", "v1", ["-p:ContainerLayerCompression=zstd", "-p:_ZstdContainersMSBuildRuntimeType=Full", "-p:ContainerLayerCompressionLevel=99"]);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("error ZSTDC1036", result.Output);
+        Assert.Contains("dotnet publish -t:PublishContainer", result.Output);
+        Assert.DoesNotContain("ZSTDC1002", result.Output); // our validation task (which would refuse level 99) never ran
+        Assert.DoesNotContain("Pushed", result.Output);
+    }
 }
