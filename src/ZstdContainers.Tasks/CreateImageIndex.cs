@@ -44,7 +44,7 @@ public sealed partial class CreateImageIndex : CoreTask
             OutputRegistry = OutputRegistry,
             ArchiveOutputPath = ArchiveOutputPath,
             LocalRegistry = LocalRegistry,
-            Compression = SettingsHandOff.Find(BuildEngine, Repository, log).Compression,
+            Compression = SettingsHandOff.Find(BuildEngine, Repository).Compression,
             SourceDateEpoch = ContractInputs.SourceDateEpoch(SourceDateEpoch),
             IndexAnnotations = ContractInputs.Annotations(Annotations, ContractInputs.AnnotationScope.Index),
         };

@@ -86,7 +86,7 @@ public sealed partial class CreateNewImage : CoreTask
             (nameof(WorkingDirectory), WorkingDirectory), (nameof(ContainerRuntimeIdentifier), ContainerRuntimeIdentifier));
         RequiredParameters.CheckAny(nameof(CreateNewImage), nameof(ImageTags), ImageTags);
         WindowsImages.Refuse(ContainerRuntimeIdentifier);
-        var settings = SettingsHandOff.Find(BuildEngine, Repository, log);
+        var settings = SettingsHandOff.Find(BuildEngine, Repository);
         ContractInputs.CheckLocalRegistry(LocalRegistry, OutputRegistry, ArchiveOutputPath);
         return new ImageRequest
         {
@@ -112,7 +112,7 @@ public sealed partial class CreateNewImage : CoreTask
             ExposedPorts = [.. ExposedPorts.Select(ParsePort)],
             Labels = Pairs(Labels),
             EnvironmentVariables = Pairs(ContainerEnvironmentVariables),
-            ContainerUser = ContainerUser,
+            User = ContainerUser,
             GenerateLabels = GenerateLabels,
             GenerateDigestLabel = GenerateDigestLabel,
             GenerateCreatedLabels = GenerateCreatedLabels,

@@ -42,7 +42,7 @@ public sealed class ResolveZstdContainerSettings : CoreTask
 
     protected override System.Threading.Tasks.Task RunAsync(IBuildLog log, CancellationToken cancellationToken)
     {
-        var options = CompressionOptions.Parse(ContainerLayerCompression, ContainerLayerCompressionLevel, ContainerRecompressBaseLayers, ContainerImageFormat);
+        var options = CompressionSettings.Parse(ContainerLayerCompression, ContainerLayerCompressionLevel, ContainerRecompressBaseLayers, ContainerImageFormat);
         if (!string.IsNullOrWhiteSpace(ContainerLayerCacheDirectory))
         {
             options = options with { CacheDirectory = Path.GetFullPath(ContainerLayerCacheDirectory.Trim()) };

@@ -19,19 +19,19 @@ internal static class SettingsHandOff
         ((IBuildEngine4)engine).RegisterTaskObject(KeyFor(engine, repository), settings, RegisteredTaskObjectLifetime.Build, allowEarlyCollection: false);
 
     /// <summary>
-    /// The settings registered for this project instance. Missing only when the SDK's targets were
-    /// driven in a way our targets did not see (then the defaults apply, with a warning).
+    /// The settings registered for this project instance. A miss is an error, never a silent
+    /// fall-back to defaults: it means an image task ran without our targets before it (a target
+    /// that calls it directly, or another MSBuild host), and the user's settings would be lost.
     /// </summary>
-    public static HandedOffSettings Find(IBuildEngine engine, string repository, IBuildLog log)
+    public static HandedOffSettings Find(IBuildEngine engine, string repository)
     {
         if (((IBuildEngine4)engine).GetRegisteredTaskObject(KeyFor(engine, repository), RegisteredTaskObjectLifetime.Build) is HandedOffSettings settings)
         {
             return settings;
         }
-        log.Warning(
+        throw new ZstdContainersException(
             ErrorCodes.SettingsNotHandedOff,
-            "ZstdContainers did not receive ContainerLayerCompressionLevel, ContainerRecompressBaseLayers, ContainerLayerCacheDirectory, ContainerLayerSplit or ContainerLayer items for this image (its targets did not run before the SDK's image task), so their defaults apply. Publish with 'dotnet publish -t:PublishContainer'.");
-        return new HandedOffSettings(new CompressionOptions { UseZstd = true }, new LayerSplitOptions());
+            $"The image task for '{repository}' ran without the settings ZstdContainers' targets hand it (ContainerLayerCompressionLevel, ContainerRecompressBaseLayers, ContainerLayerCacheDirectory, ContainerLayerSplit, ContainerLayer items), so they would silently be ignored. Publish with 'dotnet publish -t:PublishContainer'; a target of your own that calls CreateNewImage or CreateImageIndex must depend on the _ZstdContainersHandOffSettings target, with ContainerRepository set to the Repository it passes.");
     }
 
     private static string KeyFor(IBuildEngine engine, string repository)

@@ -20,7 +20,7 @@ public static class ErrorCodes
     public const string EntrypointWithInstructionEntrypoint = "ZSTDC1015";
     public const string BaseEntrypointOverwritten = "ZSTDC1016"; // a warning
     public const string InvalidBaseConfig = "ZSTDC1017";
-    public const string SettingsNotHandedOff = "ZSTDC1018"; // a warning
+    public const string SettingsNotHandedOff = "ZSTDC1018"; // an image task ran without the settings our targets hand it
     public const string EntrypointPathCorrected = "ZSTDC1019"; // a warning: the SDK's missing '/' restored
     public const string EntrypointFileMissing = "ZSTDC1020"; // a warning: the image will not start
     public const string InvalidCustomLayer = "ZSTDC1021";

@@ -230,9 +230,9 @@ public static partial class ContainerConfigComposer
     /// <summary>An explicit ContainerUser wins; otherwise the base's APP_UID (Microsoft's non-root user); otherwise the base's User.</summary>
     private static string? ComposeUser(JsonObject baseInner, ImageRequest request, List<KeyValuePair<string, string>> env)
     {
-        if (!string.IsNullOrWhiteSpace(request.ContainerUser))
+        if (!string.IsNullOrWhiteSpace(request.User))
         {
-            return request.ContainerUser;
+            return request.User;
         }
         foreach (var (key, value) in env)
         {

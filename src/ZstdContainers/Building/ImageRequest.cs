@@ -49,7 +49,8 @@ public sealed record ImageRequest
 
     public IReadOnlyList<KeyValuePair<string, string>> EnvironmentVariables { get; init; } = [];
 
-    public string? ContainerUser { get; init; }
+    /// <summary>The user the app runs as (user, uid, user:group…); empty: the base image's APP_UID or User.</summary>
+    public string? User { get; init; }
 
     public bool GenerateLabels { get; init; }
 

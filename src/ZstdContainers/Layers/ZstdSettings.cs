@@ -45,7 +45,7 @@ public sealed record ZstdSettings
     public int? JobSize => Level <= 9 ? 4 << 20 : null;
 
     /// <summary>
-    /// Parses ContainerLayerCompressionLevel. Empty means the default; anything else must be a
+    /// Parses a level written as text. Empty means the default; anything else must be a
     /// whole number from 1 to 22.
     /// </summary>
     public static bool TryParseLevel(string? text, out int level)

@@ -269,7 +269,7 @@ public sealed class ContainerConfigComposerTests
     [Fact]
     public void Explicit_ContainerUser_wins_over_APP_UID_and_the_base_User()
     {
-        var config = Compose(Base("""{"User":"root","Env":["APP_UID=1654"]}"""), Request() with { ContainerUser = "1000" });
+        var config = Compose(Base("""{"User":"root","Env":["APP_UID=1654"]}"""), Request() with { User = "1000" });
 
         Assert.Equal("1000", (string?)Inner(config)["User"]);
     }

@@ -1,9 +1,10 @@
 using ZstdContainers.Building;
+using ZstdContainers.Tasks;
 
-namespace ZstdContainers.Tests.Building;
+namespace ZstdContainers.Tests.Tasks;
 
 /// <summary>ContainerLayerCompression / ContainerLayerCompressionLevel / ContainerRecompressBaseLayers parsing.</summary>
-public sealed class CompressionOptionsTests
+public sealed class CompressionSettingsTests
 {
     [Theory]
     [InlineData("zstd")]
@@ -13,7 +14,7 @@ public sealed class CompressionOptionsTests
     [InlineData("\tzStD\n")]
     public void Zstd_in_any_case_and_with_surrounding_whitespace(string compression)
     {
-        var options = CompressionOptions.Parse(compression, null, null);
+        var options = CompressionSettings.Parse(compression, null, null);
 
         Assert.True(options.UseZstd);
         Assert.Equal(3, options.Level);
@@ -26,12 +27,12 @@ public sealed class CompressionOptionsTests
     [InlineData(" ZSTD:Chunked ")]
     public void Zstd_chunked_is_zstd_with_chunked_layers(string compression)
     {
-        var options = CompressionOptions.Parse(compression, "9", null);
+        var options = CompressionSettings.Parse(compression, "9", null);
 
         Assert.True(options.UseZstd);
         Assert.True(options.Chunked);
         Assert.Equal(9, options.Level);
-        Assert.False(CompressionOptions.Parse("zstd", null, null).Chunked);
+        Assert.False(CompressionSettings.Parse("zstd", null, null).Chunked);
     }
 
     [Theory]
@@ -43,7 +44,7 @@ public sealed class CompressionOptionsTests
     [InlineData(" Gzip ")]
     public void Gzip_or_empty_is_the_SDK_path(string? compression)
     {
-        Assert.False(CompressionOptions.Parse(compression, "", "").UseZstd);
+        Assert.False(CompressionSettings.Parse(compression, "", "").UseZstd);
     }
 
     [Theory]
@@ -55,7 +56,7 @@ public sealed class CompressionOptionsTests
     [InlineData("gzip:chunked")]
     public void Unknown_compression_fails_ZSTDC1001_quoting_the_value_as_given(string compression)
     {
-        var e = Assert.Throws<ZstdContainersException>(() => CompressionOptions.Parse(compression, null, null));
+        var e = Assert.Throws<ZstdContainersException>(() => CompressionSettings.Parse(compression, null, null));
 
         Assert.Equal("ZSTDC1001", e.Code);
         Assert.Equal(
@@ -74,7 +75,7 @@ public sealed class CompressionOptionsTests
     [InlineData("07", 7)]
     public void Levels_1_to_22_and_empty_are_accepted(string? level, int expected)
     {
-        Assert.Equal(expected, CompressionOptions.Parse("zstd", level, null).Level);
+        Assert.Equal(expected, CompressionSettings.Parse("zstd", level, null).Level);
     }
 
     [Theory]
@@ -88,7 +89,7 @@ public sealed class CompressionOptionsTests
     [InlineData("99999999999")]
     public void Levels_outside_1_to_22_or_not_whole_numbers_fail_ZSTDC1002(string level)
     {
-        var e = Assert.Throws<ZstdContainersException>(() => CompressionOptions.Parse("zstd", level, null));
+        var e = Assert.Throws<ZstdContainersException>(() => CompressionSettings.Parse("zstd", level, null));
 
         Assert.Equal("ZSTDC1002", e.Code);
         Assert.Equal(
@@ -108,7 +109,7 @@ public sealed class CompressionOptionsTests
     [InlineData("false ", false)]
     public void Recompress_true_false_or_empty(string? recompress, bool expected)
     {
-        Assert.Equal(expected, CompressionOptions.Parse("zstd", null, recompress).RecompressBaseLayers);
+        Assert.Equal(expected, CompressionSettings.Parse("zstd", null, recompress).RecompressBaseLayers);
     }
 
     [Theory]
@@ -118,7 +119,7 @@ public sealed class CompressionOptionsTests
     [InlineData("on")]
     public void Recompress_other_values_fail_ZSTDC1003(string recompress)
     {
-        var e = Assert.Throws<ZstdContainersException>(() => CompressionOptions.Parse("zstd", null, recompress));
+        var e = Assert.Throws<ZstdContainersException>(() => CompressionSettings.Parse("zstd", null, recompress));
 
         Assert.Equal("ZSTDC1003", e.Code);
         Assert.Equal(
@@ -132,7 +133,7 @@ public sealed class CompressionOptionsTests
     [InlineData("docker")]
     public void Zstd_with_the_Docker_image_format_fails_ZSTDC1006(string imageFormat)
     {
-        var e = Assert.Throws<ZstdContainersException>(() => CompressionOptions.Parse("zstd", null, null, imageFormat));
+        var e = Assert.Throws<ZstdContainersException>(() => CompressionSettings.Parse("zstd", null, null, imageFormat));
 
         Assert.Equal("ZSTDC1006", e.Code);
         Assert.Equal(
@@ -146,7 +147,7 @@ public sealed class CompressionOptionsTests
     [InlineData("OCI")]
     public void Zstd_with_an_empty_or_OCI_image_format_is_fine(string? imageFormat)
     {
-        Assert.True(CompressionOptions.Parse("zstd", null, null, imageFormat).UseZstd);
+        Assert.True(CompressionSettings.Parse("zstd", null, null, imageFormat).UseZstd);
     }
 
     [Theory]
@@ -154,7 +155,7 @@ public sealed class CompressionOptionsTests
     [InlineData("")]
     public void Gzip_or_empty_compression_with_the_Docker_image_format_is_fine(string compression)
     {
-        var options = CompressionOptions.Parse(compression, null, null, "Docker");
+        var options = CompressionSettings.Parse(compression, null, null, "Docker");
 
         Assert.False(options.UseZstd);
     }
@@ -162,7 +163,7 @@ public sealed class CompressionOptionsTests
     [Fact]
     public void All_three_settings_together()
     {
-        var options = CompressionOptions.Parse("zstd", "19", "false", "OCI");
+        var options = CompressionSettings.Parse("zstd", "19", "false", "OCI");
 
         Assert.Equal(new CompressionOptions { UseZstd = true, Level = 19, RecompressBaseLayers = false }, options);
     }
