@@ -218,7 +218,8 @@ public sealed class LayerCache : IDisposable
         {
             return new CachedLayer(created, FromCache: false);
         }
-        WriteRecord(recordPath, TranscodedRecord.For(sourceDigest, level, format, created));
+        // Written after its blob, so a record never points at a blob not yet there.
+        TranscodedRecord.For(sourceDigest, level, format, created).Write(recordPath, _temp, _log);
         return new CachedLayer(created with { FilePath = blobPath }, FromCache: false);
     }
 
@@ -326,34 +327,6 @@ public sealed class LayerCache : IDisposable
                 ErrorCodes.CacheUnusable,
                 $"The recompressed base layer {blob.Digest} could not be stored in the layer cache '{Directory}' ({e.Message}). This build uses it from '{tempBlob}'; the next build recompresses it again.");
             return false;
-        }
-    }
-
-    // Written after its blob, by an atomic rename, so a record never points at a blob not yet there.
-    private void WriteRecord(string recordPath, TranscodedRecord record)
-    {
-        var temp = Path.Combine(_temp, $"{Path.GetFileName(recordPath)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllBytes(temp, record.ToJson());
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    File.Move(temp, recordPath, overwrite: true);
-                    return;
-                }
-                catch (Exception e) when (attempt < 3 && e is IOException or UnauthorizedAccessException)
-                {
-                    // Windows: another build is reading the record this instant.
-                    Thread.Sleep(50 * attempt);
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            BlobFile.TryDelete(temp);
-            _log.Detail($"Could not write the layer cache record {recordPath}: {e.Message}. The next build recompresses the layer again.");
         }
     }
 }

@@ -60,6 +60,38 @@ internal sealed record TranscodedRecord
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 
+    /// <summary>
+    /// Writes the record to <paramref name="recordPath"/> by an atomic rename of a complete file made in
+    /// <paramref name="tempFolder"/>, so a reader sees a whole record or none. A failure only costs the
+    /// next build a recompression, so it is logged, not thrown.
+    /// </summary>
+    public void Write(string recordPath, string tempFolder, IBuildLog log)
+    {
+        var temp = Path.Combine(tempFolder, $"{Path.GetFileName(recordPath)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllBytes(temp, ToJson());
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    File.Move(temp, recordPath, overwrite: true);
+                    return;
+                }
+                catch (Exception e) when (attempt < 3 && e is IOException or UnauthorizedAccessException)
+                {
+                    // Windows: another build is reading the record this instant.
+                    Thread.Sleep(50 * attempt);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            BlobFile.TryDelete(temp);
+            log.Detail($"Could not write the layer cache record {recordPath}: {e.Message}. The next build recompresses the layer again.");
+        }
+    }
+
     /// <summary>The record in <paramref name="json"/>, or null with the reason it cannot be used.</summary>
     public static TranscodedRecord? Parse(byte[] json, Digest sourceDigest, int level, string format, out string? problem)
     {
