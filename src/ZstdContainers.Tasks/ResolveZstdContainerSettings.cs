@@ -60,7 +60,7 @@ public sealed class ResolveZstdContainerSettings : CoreTask
         return System.Threading.Tasks.Task.CompletedTask;
     }
 
-    private static int? ParseBaseLevel(string? text)
+    internal static int? ParseBaseLevel(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -75,7 +75,7 @@ public sealed class ResolveZstdContainerSettings : CoreTask
         return level;
     }
 
-    private static List<string> ParseCacheFrom(string? text)
+    internal static List<string> ParseCacheFrom(string? text)
     {
         var entries = (text ?? string.Empty).Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         foreach (var entry in entries)
