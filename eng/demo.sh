@@ -34,6 +34,7 @@ say "setting up the rig (registry, containerd, stand-in aspnet base image)"
 # shellcheck source=/dev/null
 source "$("$root/eng/rig.sh")"
 source "$root/eng/lib/containerd-config.sh"
+source "$root/eng/lib/private-registry.sh"
 source "$root/eng/lib/shaping.sh"
 snap="${ZC_CONTAINERD_SNAPSHOTTER:-overlayfs}"
 
@@ -89,24 +90,10 @@ zstd_bytes=$(image_bytes samples/hello-zstd)
 
 # ---------------------------------------------------------------- a fresh node: private registry + containerd
 say "starting a private registry and containerd for the measurements"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { local deadline=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done; }
-
-reg="127.0.0.1:$(free_port)"
-mkdir -p "$run/registry" "$run/cd/root" "$run/cd/state" "$run/cd/opt" "$run/cd/bin"
-cat >"$run/registry.yml" <<EOF
-version: 0.1
-log: { level: warn, accesslog: { disabled: true } }
-storage:
-  filesystem: { rootdirectory: $run/registry }
-  cache: { blobdescriptor: inmemory }
-http:
-  addr: $reg
-  secret: $(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
-EOF
-setsid docker-registry serve "$run/registry.yml" >"$run/registry.log" 2>&1 </dev/null &
-pids+=($!)
-wait_for 20 curl -fsS "http://$reg/v2/" || { tail -5 "$run/registry.log" >&2; echo "demo.sh: the private registry did not start" >&2; exit 1; }
+mkdir -p "$run/cd/root" "$run/cd/state" "$run/cd/opt" "$run/cd/bin"
+start_private_registry "$run" "$run/registry.log" ||
+  { tail -5 "$run/registry.log" >&2; echo "demo.sh: the private registry did not start" >&2; exit 1; }
+reg=$PRIVATE_REGISTRY
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$run/policy.json"
 for repo in samples/hello-gzip samples/hello-zstd; do
   skopeo --policy "$run/policy.json" copy -q --preserve-digests --src-tls-verify=false --dest-tls-verify=false \

@@ -32,6 +32,7 @@ command -v ctr-remote >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get insta
   die "ctr-remote missing: apt-get install stargz-snapshotter"
 # shellcheck source=/dev/null
 source "$(timeout 900 "$root/eng/rig.sh")"
+source "$root/eng/lib/private-registry.sh"
 
 run="$(mktemp -d /tmp/zcb-chunked.XXXXXX)"
 mkdir -p "$run/logs" "$results"
@@ -65,23 +66,8 @@ dotnet pack "$root/src/ZstdContainers.Tasks" -c Release -o "$root/artifacts/pack
   >"$run/logs/pack.log" 2>&1 || { tail -20 "$run/logs/pack.log" >&2; die "dotnet pack failed"; }
 
 say "private registry with an access log"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { local deadline=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done; }
-REG="127.0.0.1:$(free_port)"
-mkdir -p "$run/registry"
-cat >"$run/registry.yml" <<EOF
-version: 0.1
-log: { level: warn, accesslog: { disabled: false } }
-storage:
-  filesystem: { rootdirectory: $run/registry }
-  cache: { blobdescriptor: inmemory }
-http:
-  addr: $REG
-  secret: $(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
-EOF
-setsid docker-registry serve "$run/registry.yml" >"$run/logs/registry.log" 2>&1 </dev/null &
-pids+=($!)
-wait_for 20 curl -fsS "http://$REG/v2/" || die "registry did not start"
+start_private_registry "$run" "$run/logs/registry.log" true || die "registry did not start"
+REG=$PRIVATE_REGISTRY
 export DOTNET_CONTAINER_INSECURE_REGISTRIES="$REG"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$run/policy.json"
 skopeo --policy "$run/policy.json" copy -q --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false \

@@ -30,6 +30,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 root="$(cd "$here/../.." && pwd -P)"
 lib="$here/lib"
 source "$root/eng/lib/containerd-config.sh"
+source "$root/eng/lib/private-registry.sh"
 results="$here/results"
 
 quick=0 keep=0
@@ -158,25 +159,8 @@ layerbench="$run/layerbench/LayerBench"
 
 # ------------------------------------------------------------------ 3. private registry + containerds
 say "private registry and containerd x2"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { local deadline=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done; }
-
-breg_port="$(free_port)"
-BREG="127.0.0.1:$breg_port"
-mkdir -p "$run/registry"
-cat >"$run/registry.yml" <<EOF
-version: 0.1
-log: { level: warn, accesslog: { disabled: true } }
-storage:
-  filesystem: { rootdirectory: $run/registry }
-  cache: { blobdescriptor: inmemory }
-http:
-  addr: $BREG
-  secret: $(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
-EOF
-setsid docker-registry serve "$run/registry.yml" >"$run/logs/registry.log" 2>&1 </dev/null &
-pids+=($!)
-wait_for 20 curl -fsS "http://$BREG/v2/" || die "private registry did not start (log: $run/logs/registry.log)"
+start_private_registry "$run" "$run/logs/registry.log" || die "private registry did not start (log: $run/logs/registry.log)"
+BREG=$PRIVATE_REGISTRY
 # The SDK talks plain HTTP only to the registries listed here (one name; it does not split on ",").
 export DOTNET_CONTAINER_INSECURE_REGISTRIES="$BREG"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$run/policy.json"
