@@ -1,18 +1,34 @@
 using System.Diagnostics;
+using ZstdContainers.Caching;
 using ZstdContainers.Layers;
+using ZstdContainers.Oci;
 
 namespace ZstdContainers.Building;
 
-/// <summary>One app layer as built: the part of the publish folder it holds, its blob, and the time it took.</summary>
-public sealed record AppLayerBuild(AppLayerPart Part, LayerBlob Blob, TimeSpan Elapsed);
+/// <summary>
+/// One app layer as built: the part of the publish folder it holds, the layer the image lists (a
+/// local blob, or a blob the target registry already holds), its tar size, and the time it took.
+/// </summary>
+/// <param name="ReusedFrom">The image the registry blob was found in; null when the blob was written here.</param>
+public sealed record AppLayerBuild(AppLayerPart Part, ImageLayer Layer, long TarSize, TimeSpan Elapsed, string? ReusedFrom = null)
+{
+    public static AppLayerBuild Built(AppLayerPart part, LayerBlob blob, TimeSpan elapsed) =>
+        new(part, new ImageLayer(blob.Descriptor, blob.DiffId, new FileBlobSource(blob.FilePath)), blob.TarSize, elapsed);
+
+    /// <summary>The local blob, when there is one (null for a layer reused from the registry).</summary>
+    public LayerBlob? LocalBlob => Layer.Source is FileBlobSource file ? new LayerBlob(file.Path, Layer.Descriptor, Layer.DiffId, TarSize) : null;
+}
 
 /// <summary>
 /// Writes the app layers of a publish folder, bottom to top, one zstd blob each. Each layer waits
 /// for its own turn at the <see cref="EncoderGate"/>, so base-layer transcodes can run between
-/// them instead of waiting for the whole app side.
+/// them instead of waiting for the whole app side. When the target registry already holds a zstd
+/// blob of a part's exact tar (same diff_id), that blob is used and nothing is compressed.
 /// </summary>
 internal static class AppLayerBuilder
 {
+    /// <param name="registryCache">zstd layers the target registry holds; null when there is none to
+    /// look in, or when a layer found there could not be shipped (handed off to a later step).</param>
     public static async Task<List<AppLayerBuild>> BuildAsync(
         ImageRequest request,
         IReadOnlyList<AppLayerPart> parts,
@@ -20,19 +36,48 @@ internal static class AppLayerBuilder
         ZstdSettings settings,
         string workDirectory,
         IBuildLog log,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Task<RegistryLayerCandidates>? registryCache = null)
     {
+        // zstd:chunked layers need their table of contents: plain zstd candidates do not do.
+        var candidates = registryCache is null || settings.Chunked ? null : await registryCache.ConfigureAwait(false);
         var built = new List<AppLayerBuild>(parts.Count);
         for (var i = 0; i < parts.Count; i++)
         {
             var part = parts[i];
+            if (candidates is { Count: > 0 } && await FromRegistryAsync(request, part, policy, candidates, cancellationToken).ConfigureAwait(false) is { } reused)
+            {
+                built.Add(reused);
+                continue;
+            }
             var writer = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, part.Selection, log);
             using var turn = await EncoderGate.EnterAsync(cancellationToken).ConfigureAwait(false);
             var clock = Stopwatch.StartNew();
             var blobPath = Path.Combine(workDirectory, $"app-layer-{i}.tar.zst");
             var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, blobPath, settings, cancellationToken).ConfigureAwait(false);
-            built.Add(new AppLayerBuild(part, blob, clock.Elapsed));
+            built.Add(AppLayerBuild.Built(part, blob, clock.Elapsed));
         }
         return built;
+    }
+
+    // Hashes the part's tar without compressing it (cheap next to zstd) and looks its diff_id up.
+    // The hash is only a lookup key: a part not found is compressed, which computes its own diff_id.
+    private static async Task<AppLayerBuild?> FromRegistryAsync(
+        ImageRequest request, AppLayerPart part, LayerEntryPolicy policy, RegistryLayerCandidates candidates, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        // No log: the compressing pass, if any, reports the entries it warns about.
+        var writer = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, part.Selection);
+        Digest diffId;
+        long tarSize;
+        using (var hashing = new HashingWriteStream(Stream.Null))
+        {
+            writer.WriteTar(hashing, ct);
+            diffId = hashing.Digest;
+            tarSize = hashing.BytesWritten;
+        }
+        return await candidates.FindAsync(diffId, ct).ConfigureAwait(false) is { } candidate
+            ? new AppLayerBuild(part, candidates.LayerFor(candidate, diffId), tarSize, clock.Elapsed, candidate.FoundIn)
+            : null;
     }
 }

@@ -44,7 +44,9 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                 : RegistryLayerCandidates.LoadAsync(targetRegistry, RegistryCacheSources(request, targetRegistry.Registry), baseImage.Platform, MediaTypes.OciLayerZstd, log, cancellationToken);
             var preparer = new BaseLayerPreparer(baseRegistry, cache, baseSettings, request.Compression.RecompressBaseLayers, log, registryCache);
             var baseLayersTask = preparer.PrepareAsync(baseImage, cancellationToken);
-            var appLayersTask = AppLayerBuilder.BuildAsync(request, appParts, policy, settings, workDirectory, log, cancellationToken);
+            var appLayersTask = AppLayerBuilder.BuildAsync(
+                // A handed-off image finds its layers on disk later, not in the target registry.
+                request, appParts, policy, settings, workDirectory, log, cancellationToken, request.SkipPublishing ? null : registryCache);
             await Task.WhenAll(baseLayersTask, appLayersTask).ConfigureAwait(false);
             var baseLayers = await baseLayersTask.ConfigureAwait(false);
             var appLayers = await appLayersTask.ConfigureAwait(false);
@@ -53,7 +55,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
 
             var created = string.IsNullOrWhiteSpace(request.SourceDateEpoch) ? DateTimeOffset.UtcNow : policy.Timestamp;
             var config = ContainerConfigComposer.Compose(
-                baseImage.Config, request, baseImage.ManifestDigest, [.. appLayers.Select(l => l.Blob.DiffId)], created,
+                baseImage.Config, request, baseImage.ManifestDigest, [.. appLayers.Select(l => l.Layer.DiffId)], created,
                 [.. appLayers.Select(l => $"ZstdContainers {ToolVersion}: {l.Part.Description}, {settings.FormatName} level {settings.Level}")], log);
             if (request.SkipPublishing)
             {
@@ -63,7 +65,10 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                 var handOff = HandOffFor(request.Compression, cache);
                 for (var i = 0; i < appLayers.Count; i++)
                 {
-                    appLayers[i] = appLayers[i] with { Blob = await handOff.StoreAsync(appLayers[i].Blob, cancellationToken).ConfigureAwait(false) };
+                    if (appLayers[i].LocalBlob is { } local)
+                    {
+                        appLayers[i] = AppLayerBuild.Built(appLayers[i].Part, await handOff.StoreAsync(local, cancellationToken).ConfigureAwait(false), appLayers[i].Elapsed);
+                    }
                 }
                 if (cache.IsTemporary)
                 {
@@ -80,7 +85,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             var annotations = ImageAnnotations.Resolve(request.ManifestAnnotations, created, baseImage.ManifestDigest);
             var image = ImageAssembler.Assemble(
                 config,
-                [.. baseLayers.Select(l => l.Layer), .. appLayers.Select(l => new ImageLayer(l.Blob.Descriptor, l.Blob.DiffId, new FileBlobSource(l.Blob.FilePath)))],
+                [.. baseLayers.Select(l => l.Layer), .. appLayers.Select(l => l.Layer)],
                 baseImage.Platform,
                 annotations);
 
@@ -149,7 +154,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         new("base", outcome.Preparation, outcome.SourceSize, null, outcome.Elapsed);
 
     private static LayerProvenance AppProvenance(AppLayerBuild layer) =>
-        new(layer.Part.Name, LayerPreparation.Built, null, layer.Blob.TarSize, layer.Elapsed);
+        new(layer.Part.Name, layer.ReusedFrom is null ? LayerPreparation.Built : LayerPreparation.FromRegistryCache, null, layer.TarSize, layer.Elapsed);
 
     private static void TryDelete(string directory)
     {

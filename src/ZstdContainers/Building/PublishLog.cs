@@ -16,10 +16,13 @@ internal static class PublishLog
             var d = outcome.Layer.Descriptor;
             log.Info($"  base layer {Short(d.Digest)}: {Sizes.Format(outcome.SourceSize)} {ShortType(outcome.SourceMediaType)} -> {Sizes.Format(d.Size)} {LayerFormat(d)} ({Ratio(d.Size, outcome.SourceSize)}), {outcome.Action}, {Sizes.Seconds(outcome.Elapsed)}");
         }
-        foreach (var (part, app, elapsed) in appLayers)
+        foreach (var app in appLayers)
         {
+            var part = app.Part;
+            var d = app.Layer.Descriptor;
             var holds = appLayers.Count > 1 ? $" ({part.Description})" : string.Empty;
-            log.Info($"  {LayerTitle(part, appLayers.Count)} {Short(app.Descriptor.Digest)}: {Sizes.Format(app.TarSize)} tar -> {Sizes.Format(app.Size)} {LayerFormat(app.Descriptor)} ({Ratio(app.Size, app.TarSize)}), {Sizes.Seconds(elapsed)}{holds}");
+            var how = app.ReusedFrom is { } foundIn ? $"tar unchanged, zstd from the registry ({foundIn}), not recompressed, " : string.Empty;
+            log.Info($"  {LayerTitle(part, appLayers.Count)} {Short(d.Digest)}: {Sizes.Format(app.TarSize)} tar -> {Sizes.Format(d.Size)} {LayerFormat(d)} ({Ratio(d.Size, app.TarSize)}), {how}{Sizes.Seconds(app.Elapsed)}{holds}");
         }
     }
 
@@ -30,14 +33,14 @@ internal static class PublishLog
         var baseFates = baseLayers.Select(l => shipped.Find(l.Layer.Descriptor.Digest)).OfType<BlobShipment>()
             .GroupBy(b => b.Transfer).OrderBy(g => g.Key).Select(g => $"{g.Count()} {Transfer(g.Key)}").ToList();
         var baseFate = baseFates.Count > 0 ? $" ({string.Join(", ", baseFates)})" : string.Empty;
-        var appSize = appLayers.Sum(l => l.Blob.Size);
+        var appSize = appLayers.Sum(l => l.Layer.Descriptor.Size);
         var baseBefore = baseLayers.Sum(l => l.SourceSize);
         var baseAfter = baseLayers.Sum(l => l.Layer.Descriptor.Size);
         var saved = baseBefore - baseAfter;
         log.Summary(
             $"{verb} {where} ({image.ManifestDigest}): {image.Layers.Count} layers, {Sizes.Format(baseAfter + appSize)} "
             + $"(base layers {Sizes.Format(baseBefore)} as pulled -> {Sizes.Format(baseAfter)}, {(saved >= 0 ? "saved" : "grew by")} {Sizes.Format(Math.Abs(saved))}{baseFate}; "
-            + $"app layers {string.Join(", ", appLayers.Select(l => $"{l.Part.Name} {Sizes.Format(l.Blob.Size)}{Fate(l.Blob.Digest)}"))}) in {Sizes.Seconds(elapsed)}.");
+            + $"app layers {string.Join(", ", appLayers.Select(l => $"{l.Part.Name} {Sizes.Format(l.Layer.Descriptor.Size)}{Fate(l.Layer.Descriptor.Digest)}"))}) in {Sizes.Seconds(elapsed)}.");
     }
 
     private static string Transfer(BlobTransfer transfer) => transfer switch

@@ -4,6 +4,7 @@ using ZstdContainers.Building;
 using ZstdContainers.Destinations;
 using ZstdContainers.Layers;
 using ZstdContainers.Oci;
+using ZstdContainers.Registry;
 using ZstdContainers.Tests.Layers;
 using ZstdContainers.Tests.Registry;
 
@@ -139,6 +140,55 @@ public sealed class SplitPublishTests : IDisposable
         // The summary line says it per layer.
         var summary = _log.Lines.Last(l => l.Contains("app layers ", StringComparison.Ordinal));
         Assert.Matches(@"\(2 already there\); app layers runtime [^,]+ already there, packages [^,]+ already there, app [^,)]+ uploaded\)", summary);
+    }
+
+    [Fact]
+    public async Task Republishing_unchanged_output_to_the_same_tag_compresses_and_uploads_no_app_layer()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        MakePublishFolder();
+        var first = await PublishAsync(Request(baseImage, new LayerSplitOptions()));
+        _fake.Requests.Clear();
+        var linesBefore = _log.Lines.Count;
+
+        var second = await PublishAsync(Request(baseImage, new LayerSplitOptions()));
+
+        var uploaded = _fake.Requests
+            .Where(r => r.Method == "PUT" && r.Uri.AbsolutePath.Contains("/blobs/uploads/", StringComparison.Ordinal))
+            .Select(r => Uri.UnescapeDataString(r.Uri.Query.Split("digest=")[1]))
+            .ToList();
+        var appDigests = first.Image.Layers.TakeLast(3).Select(l => l.Descriptor.Digest.Value).ToList();
+        Assert.DoesNotContain(uploaded, appDigests.Contains);
+        Assert.Contains(_fake.Requests, r => r.Method == "PUT" && r.Uri.AbsolutePath.Contains("/manifests/", StringComparison.Ordinal));
+        Assert.Equal(first.Image.Layers.Select(l => l.Descriptor.Digest), second.Image.Layers.Select(l => l.Descriptor.Digest));
+        // Not compressed again: each app layer points at the registry's blob, and says so.
+        Assert.All(second.Image.Layers.TakeLast(3), l => Assert.IsType<RegistryBlobSource>(l.Source));
+        Assert.Equal(["from registry cache", "from registry cache", "from registry cache"], second.Report.Layers.TakeLast(3).Select(l => l.Prepared));
+        Assert.Equal(3, _log.Lines.Skip(linesBefore).Count(l => l.Contains("app layer '", StringComparison.Ordinal) && l.Contains("zstd from the registry", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_changed_app_part_is_compressed_and_uploaded_while_unchanged_parts_are_reused_from_the_registry()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        MakePublishFolder("app v1");
+        var first = await PublishAsync(Request(baseImage, new LayerSplitOptions()));
+        MakePublishFolder("app v2: one line changed");
+        _fake.Requests.Clear();
+
+        var second = await PublishAsync(Request(baseImage, new LayerSplitOptions()));
+
+        var uploaded = _fake.Requests
+            .Where(r => r.Method == "PUT" && r.Uri.AbsolutePath.Contains("/blobs/uploads/", StringComparison.Ordinal))
+            .Select(r => Uri.UnescapeDataString(r.Uri.Query.Split("digest=")[1]))
+            .ToList();
+        Assert.Equal(
+            new[] { second.Image.Layers[^1].Descriptor.Digest.Value, second.Image.ConfigDigest.Value }.Order(StringComparer.Ordinal),
+            uploaded.Order(StringComparer.Ordinal));
+        Assert.NotEqual(first.Image.Layers[^1].Descriptor.Digest, second.Image.Layers[^1].Descriptor.Digest);
+        Assert.IsType<FileBlobSource>(second.Image.Layers[^1].Source);
+        Assert.All(second.Image.Layers.Skip(2).Take(2), l => Assert.IsType<RegistryBlobSource>(l.Source));
+        Assert.Equal(["from registry cache", "from registry cache", "built"], second.Report.Layers.TakeLast(3).Select(l => l.Prepared));
     }
 
     [Fact]
