@@ -100,13 +100,15 @@ public sealed class BaseLayerTests(PackageFixture package)
         var project = await TestProject.CreateAsync(package, "second");
         string[] props = ["-p:ContainerLayerCompression=zstd", "-p:ContainerLayerCacheDirectory=" + cache];
 
-        var cold = await project.PublishAsync("it/second", "v1", props);
+        // A repository of its own per run: on a long-lived rig the registry cache would find an earlier run's layers.
+        var repository = "it/second-" + Guid.NewGuid().ToString("N")[..8];
+        var cold = await project.PublishAsync(repository, "v1", props);
         cold.EnsureSuccess("cold publish");
         Assert.Equal(3, CountLines(cold.Output, "transcoded to zstd"));
 
         // change the app, so its layer is new
         await File.AppendAllTextAsync(Path.Combine(project.Directory, "Program.cs"), "\nConsole.WriteLine(\"changed\");\n");
-        var warm = await project.PublishAsync("it/second", "v2", props);
+        var warm = await project.PublishAsync(repository, "v2", props);
         warm.EnsureSuccess("warm publish");
         Assert.Equal(3, CountLines(warm.Output, "zstd from cache"));
         Assert.Equal(0, CountLines(warm.Output, "transcoded to zstd"));
@@ -119,7 +121,9 @@ public sealed class BaseLayerTests(PackageFixture package)
         var cache = Path.Combine(package.WorkRoot, "cache-corrupt");
         var project = await TestProject.CreateAsync(package, "corrupt-cache");
         string[] props = ["-p:ContainerLayerCompression=zstd", "-p:ContainerLayerCacheDirectory=" + cache];
-        (await project.PublishAsync("it/corrupt-cache", "v1", props)).EnsureSuccess("first publish");
+        // A repository of its own per run: on a long-lived rig the registry cache would find an earlier run's layers.
+        var repository = "it/corrupt-cache-" + Guid.NewGuid().ToString("N")[..8];
+        (await project.PublishAsync(repository, "v1", props)).EnsureSuccess("first publish");
 
         var blobs = Directory.GetFiles(Path.Combine(cache, "v1", "blobs", "sha256"));
         Assert.NotEmpty(blobs);
@@ -130,13 +134,13 @@ public sealed class BaseLayerTests(PackageFixture package)
             stream.Write("not zstd"u8);
         }
 
-        var second = await project.PublishAsync("it/corrupt-cache", "v2", props);
+        var second = await project.PublishAsync(repository, "v2", props);
         second.EnsureSuccess("publish over a corrupt cache");
         Assert.Contains("ZSTDC5002", second.Output); // the warning naming the damaged entry
         Assert.Equal(1, CountLines(second.Output, "transcoded to zstd"));
-        var (manifest, _, _) = await RegistryProbe.ManifestAsync("it/corrupt-cache", "v2");
+        var (manifest, _, _) = await RegistryProbe.ManifestAsync(repository, "v2");
         Assert.Contains(Path.GetFileName(victim), RegistryProbe.Layers(manifest).Select(l => l["digest"]!.GetValue<string>()[7..]));
-        (await Containerd.PullAsync($"{Rig.Registry}/it/corrupt-cache:v2")).EnsureSuccess("ctr pull verifies every digest");
+        (await Containerd.PullAsync($"{Rig.Registry}/{repository}:v2")).EnsureSuccess("ctr pull verifies every digest");
     }
 
     [Fact]

@@ -82,9 +82,9 @@ public sealed class TokenIssuer : IDisposable
     public ConcurrentQueue<TokenRequest> Requests { get; } = new();
 
     /// <summary>
-    /// When set, the first token handed out stops being accepted by the registry after about this long (its exp
-    /// is set so, the registry allowing 60 s of clock skew), while its expires_in still says 300 s: a token that
-    /// expires in the middle of a push, unknown to the client.
+    /// When set, the first token handed out, and every other one handed out before it dies, stops being accepted
+    /// by the registry after about this long (its exp is set so, the registry allowing 60 s of clock skew), while
+    /// its expires_in still says 300 s: a token that expires in the middle of a push, unknown to the client.
     /// </summary>
     public TimeSpan? FirstTokenAcceptedFor { get; set; }
 
@@ -179,10 +179,16 @@ public sealed class TokenIssuer : IDisposable
             return;
         }
         TimeSpan? acceptedFor = null;
-        if (FirstTokenAcceptedFor is { } shortLived && IssuedTokens.IsEmpty)
+        if (FirstTokenAcceptedFor is { } shortLived)
         {
-            acceptedFor = shortLived;
-            FirstTokenRefusedAfter = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() + (long)shortLived.TotalSeconds);
+            // Every token handed out before that moment dies with the first one: a publish may open more than one
+            // client on the registry (the layer-cache lookup and the push), each with a token of its own.
+            var now = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+            FirstTokenRefusedAfter ??= now + shortLived;
+            if (now < FirstTokenRefusedAfter)
+            {
+                acceptedFor = FirstTokenRefusedAfter - now;
+            }
         }
         var token = CreateToken(user ?? "anonymous", scopes, acceptedFor);
         IssuedTokens.Enqueue(token);
