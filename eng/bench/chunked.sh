@@ -33,6 +33,7 @@ command -v ctr-remote >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get insta
 # shellcheck source=/dev/null
 source "$(timeout 900 "$root/eng/rig.sh")"
 source "$root/eng/lib/private-registry.sh"
+source "$root/eng/lib/nuget-config.sh"
 
 run="$(mktemp -d /tmp/zcb-chunked.XXXXXX)"
 mkdir -p "$run/logs" "$results"
@@ -76,20 +77,10 @@ python3 "$lib/registry.py" runtime-deps "$REG" dotnet/aspnet:10.0 dotnet/runtime
 
 say "projects"
 python3 "$lib/gen_data.py" "$data/deps-100" 100
-nuget_config() {
-  cat >"$1/NuGet.config" <<EOF
-<?xml version="1.0" encoding="utf-8"?>
-<configuration>
-  <packageSources>
-    <add key="zstdcontainers-local" value="$root/artifacts/packages" />
-  </packageSources>
-</configuration>
-EOF
-}
 mkdir -p "$run/a" "$run/b"
 cp "$root/samples/HelloZstd/"*.csproj "$root/samples/HelloZstd/"*.cs "$run/a/"
-nuget_config "$run/a"
-nuget_config "$run/b"
+write_nuget_config "$run/a" "$root/artifacts/packages"
+write_nuget_config "$run/b" "$root/artifacts/packages"
 cat >"$run/b/AppB.csproj" <<EOF
 <Project Sdk="Microsoft.NET.Sdk.Web">
   <PropertyGroup>

@@ -31,6 +31,7 @@ root="$(cd "$here/../.." && pwd -P)"
 lib="$here/lib"
 source "$root/eng/lib/containerd-config.sh"
 source "$root/eng/lib/private-registry.sh"
+source "$root/eng/lib/nuget-config.sh"
 results="$here/results"
 
 quick=0 keep=0
@@ -197,33 +198,24 @@ say "data: ${DEPS_MB} MB and ${BIG_MB} MB of mixed files (cached in $data)"
 python3 "$lib/gen_data.py" "$data/deps-$DEPS_MB" "$DEPS_MB"
 python3 "$lib/gen_data.py" "$data/big-$BIG_MB" "$BIG_MB" --seed 2
 
-nuget_config() { # a NuGet.config that adds the local package folder only
-  cat >"$1/NuGet.config" <<EOF
-<?xml version="1.0" encoding="utf-8"?>
-<configuration>
-  <packageSources>
-    <add key="zstdcontainers-local" value="$root/artifacts/packages" />
-  </packageSources>
-</configuration>
-EOF
-}
 # (a) the sample, copied so a concurrent build of samples/ elsewhere cannot interfere
 mkdir -p "$run/a"
 cp "$root/samples/HelloZstd/"*.csproj "$root/samples/HelloZstd/"*.cs "$run/a/"
-nuget_config "$run/a"
+write_nuget_config "$run/a" "$root/artifacts/packages"
 PROJ_a="$run/a/HelloZstd.csproj"; BASE_a="$BREG/dotnet/aspnet:10.0"
 
 app_project() { # DIR NAME DATA_DIR RID_PROPS [PACKAGES]: the data as files of the app, or as PACKAGES
   mkdir -p "$1"
-  nuget_config "$1"
+  local feeds=("$root/artifacts/packages")
   local deps="<None Include=\"$3/**\" Exclude=\"$3/.gen-stamp\" LinkBase=\"deps\" CopyToPublishDirectory=\"PreserveNewest\" />"
   if [[ -n ${5:-} ]]; then
     local v ids id
     { read -r v; read -r ids; } <<<"$5"
     deps=""
     for id in $ids; do deps+="<PackageReference Include=\"$id\" Version=\"$v\" />"; done
-    sed -i "s|</packageSources>|  <add key=\"zstdcontainers-bench-deps\" value=\"$run/deps-feed\" />\n  </packageSources>|" "$1/NuGet.config"
+    feeds+=("$run/deps-feed")
   fi
+  write_nuget_config "$1" "${feeds[@]}"
   cat >"$1/$2.csproj" <<EOF
 <Project Sdk="Microsoft.NET.Sdk.Web">
   <PropertyGroup>
