@@ -463,7 +463,10 @@ redeploy() {
   for ((i = 1; i <= N_REDEPLOY; i++)); do
     set_code "$run/b" "hello r$i"
     for comp in zstd gzip; do
-      out=$(publish b "$comp" "bench/b-redeploy-$comp" "$run/cache/b-redeploy" "b-redeploy-$comp-r$i" -p:ContainerImageTag="r$i"); read -r w t <<<"$out"
+      # Each redeploy pushes a new tag, as CI does; ours names the previous one as its layer cache, as
+      # the CI samples do, so unchanged app layers are taken from the registry (the SDK ignores it).
+      out=$(publish b "$comp" "bench/b-redeploy-$comp" "$run/cache/b-redeploy" "b-redeploy-$comp-r$i" -p:ContainerImageTag="r$i" \
+        -p:ContainerLayerCacheFrom="bench/b-redeploy-$comp:r$((i - 1))"); read -r w t <<<"$out"
       if [[ $comp == zstd ]]; then pz+=("$w"); uz+=("$(new_bytes "bench/b-redeploy-zstd:r$((i - 1))" "bench/b-redeploy-zstd:r$i")")
       else pg+=("$w"); ug+=("$(new_bytes "bench/b-redeploy-gzip:r$((i - 1))" "bench/b-redeploy-gzip:r$i")"); fi
     done
