@@ -1,3 +1,4 @@
+using System.Globalization;
 using ZstdContainers.Building;
 using ZstdContainers.Layers;
 
@@ -25,7 +26,7 @@ internal static class CompressionSettings
                 $"ContainerLayerCompression is '{compression}', which ZstdContainers does not know. Allowed values: 'zstd' (zstd layers, OCI image), 'zstd:chunked' (zstd layers that podman and CRI-O can pull file by file) or 'gzip' (the SDK's own gzip layers, the default).");
         }
 
-        if (!ZstdSettings.TryParseLevel(level, out var parsedLevel))
+        if (!TryParseLevel(level, out var parsedLevel))
         {
             throw new ZstdContainersException(
                 ErrorCodes.InvalidCompressionLevel,
@@ -53,5 +54,20 @@ internal static class CompressionSettings
         }
 
         return new CompressionOptions { UseZstd = useZstd, Chunked = chunked, Level = parsedLevel, RecompressBaseLayers = parsedRecompress };
+    }
+
+    /// <summary>
+    /// A zstd level written as text. Empty means the default; anything else must be a whole
+    /// number from 1 to 22.
+    /// </summary>
+    public static bool TryParseLevel(string? text, out int level)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            level = ZstdSettings.DefaultLevel;
+            return true;
+        }
+        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out level)
+            && level is >= ZstdSettings.MinLevel and <= ZstdSettings.MaxLevel;
     }
 }

@@ -108,7 +108,7 @@ public sealed partial class CreateNewImage : CoreTask
             DefaultArgs = Values(DefaultArgs),
             AppCommand = Values(AppCommand),
             AppCommandArgs = Values(AppCommandArgs),
-            AppCommandInstruction = AppCommandInstruction,
+            AppCommandInstruction = AppCommandInstructionSetting.Parse(AppCommandInstruction),
             ExposedPorts = [.. ExposedPorts.Select(ParsePort)],
             Labels = Pairs(Labels),
             EnvironmentVariables = Pairs(ContainerEnvironmentVariables),
@@ -129,7 +129,7 @@ public sealed partial class CreateNewImage : CoreTask
     private static List<KeyValuePair<string, string>> Pairs(ITaskItem[] items) =>
         [.. items.Select(i => KeyValuePair.Create(i.ItemSpec, i.GetMetadata("Value")))];
 
-    private static ContainerPort ParsePort(ITaskItem item)
+    private static ExposedPort ParsePort(ITaskItem item)
     {
         var type = item.GetMetadata("Type");
         type = string.IsNullOrWhiteSpace(type) ? "tcp" : type.Trim().ToLowerInvariant();
@@ -140,6 +140,6 @@ public sealed partial class CreateNewImage : CoreTask
                 ErrorCodes.InvalidPort,
                 $"ContainerPort '{item.ItemSpec}' with Type '{item.GetMetadata("Type")}' is not a port: use a number from 1 to 65535 and Type 'tcp' (the default) or 'udp', e.g. <ContainerPort Include=\"8080\" Type=\"tcp\" />.");
         }
-        return new ContainerPort(number, type);
+        return new ExposedPort(number, type);
     }
 }

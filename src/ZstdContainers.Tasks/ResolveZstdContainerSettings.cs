@@ -66,7 +66,7 @@ public sealed class ResolveZstdContainerSettings : CoreTask
         {
             return null;
         }
-        if (!ZstdContainers.Layers.ZstdSettings.TryParseLevel(text, out var level))
+        if (!CompressionSettings.TryParseLevel(text, out var level))
         {
             throw new ZstdContainersException(
                 ErrorCodes.InvalidBaseCompressionLevel,

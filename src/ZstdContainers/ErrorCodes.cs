@@ -27,7 +27,7 @@ public static class ErrorCodes
     public const string PublishFileChanged = "ZSTDC1022"; // a file changed size or vanished while the app layer was written
     public const string PublishFileNameNotUtf8 = "ZSTDC1023";
     public const string PublishSpecialFileSkipped = "ZSTDC1024"; // a warning: a FIFO, socket or device file is not put in the layer
-    public const string InvalidLayerSplit = "ZSTDC1050"; // ContainerLayerSplit is neither true nor false
+    public const string InvalidLayerSplit = "ZSTDC1050"; // the layer split setting is neither true nor false
 
     // 1030-1049: the SDK's task contract (issue 10)
     public const string InvalidAnnotationScope = "ZSTDC1030";
@@ -76,8 +76,8 @@ public static class ErrorCodes
     public const string CacheUnusable = "ZSTDC5001";
     public const string CacheEntryCorrupt = "ZSTDC5002"; // a warning: the entry is deleted and rebuilt
     public const string CacheNotPrivate = "ZSTDC5003"; // the cache folder belongs to another user or others can write it
-    public const string InvalidBaseCompressionLevel = "ZSTDC5004"; // ContainerBaseLayerCompressionLevel not 1-22
-    public const string InvalidLayerCacheFrom = "ZSTDC5005"; // a ContainerLayerCacheFrom entry is not an image reference
+    public const string InvalidBaseCompressionLevel = "ZSTDC5004"; // the base layer zstd level is not 1-22
+    public const string InvalidLayerCacheFrom = "ZSTDC5005"; // an image named as a registry layer cache is not an image reference
 
     // 7xxx: reporting (the publish report, CI summaries, progress)
     public const string ReportNotWritten = "ZSTDC7001"; // a warning: the image is published, its report file is not

@@ -22,7 +22,7 @@ public static class BaseImageResolver
         var wanted = Platform.FromRuntimeIdentifier(runtimeIdentifier)
             ?? throw new ZstdContainersException(
                 ErrorCodes.PlatformNotInBaseImage,
-                $"The runtime identifier '{runtimeIdentifier}' names no container platform ZstdContainers knows (linux-x64, linux-arm64, linux-arm, linux-musl-x64, …). Set ContainerRuntimeIdentifier to a Linux or Windows RID.");
+                $"The runtime identifier '{runtimeIdentifier}' names no container platform ZstdContainers knows (linux-x64, linux-arm64, linux-arm, linux-musl-x64, …). Set {UserSetting.RuntimeIdentifier} to a Linux or Windows RID.");
 
         var top = await registry.GetManifestAsync(reference.Repository, reference.Reference, cancellationToken).ConfigureAwait(false);
         var manifestResponse = top;
@@ -32,7 +32,7 @@ public static class BaseImageResolver
             var choice = index.Manifests.FirstOrDefault(m => m.Platform is { } p && wanted.IsSatisfiedBy(p) && MediaTypes.IsImageManifest(m.MediaType))
                 ?? throw new ZstdContainersException(
                     ErrorCodes.PlatformNotInBaseImage,
-                    $"The base image {reference} has no image for {wanted} (runtime identifier '{runtimeIdentifier}'). Its platforms: {string.Join(", ", index.Manifests.Where(m => m.Platform is not null).Select(m => m.Platform!.ToString()))}. Choose a runtime identifier it supports, or a base image (ContainerBaseImage) built for {wanted}.");
+                    $"The base image {reference} has no image for {wanted} (runtime identifier '{runtimeIdentifier}'). Its platforms: {string.Join(", ", index.Manifests.Where(m => m.Platform is not null).Select(m => m.Platform!.ToString()))}. Choose a runtime identifier it supports, or a base image ({UserSetting.BaseImage}) built for {wanted}.");
             manifestResponse = await registry.GetManifestAsync(reference.Repository, choice.Digest.Value, cancellationToken).ConfigureAwait(false);
         }
         if (!MediaTypes.IsImageManifest(manifestResponse.MediaType))
@@ -61,5 +61,5 @@ public static class BaseImageResolver
     }
 
     private static ZstdContainersException Invalid(ImageReference reference, string why) =>
-        new(ErrorCodes.UnsupportedManifest, $"The base image {reference} cannot be read: {why}. Check that ContainerBaseImage names a valid image.");
+        new(ErrorCodes.UnsupportedManifest, $"The base image {reference} cannot be read: {why}. Check that {UserSetting.BaseImage} names a valid image.");
 }

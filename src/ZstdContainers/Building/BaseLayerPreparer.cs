@@ -17,11 +17,11 @@ public sealed record BaseLayerOutcome(ImageLayer Layer, long SourceSize, string 
 /// <summary>
 /// Prepares every base layer the new image carries: zstd blobs are reused byte for byte;
 /// gzip and uncompressed blobs are transcoded to zstd through the on-disk cache (or kept as they
-/// are when ContainerRecompressBaseLayers is false). Transcoding keeps the tar bytes, so the
+/// are when base layers are not to be recompressed). Transcoding keeps the tar bytes, so the
 /// base config's diff_ids stay valid — the transcoder checks that.
 /// </summary>
-/// <param name="registryCache">zstd layers the target registry already holds (ContainerLayerCacheFrom
-/// and the tags being pushed), looked in after the local cache and before recompressing.</param>
+/// <param name="registryCache">zstd layers the target registry already holds (the images the
+/// user names as a layer cache, and the tags being pushed), looked in after the local cache and before recompressing.</param>
 public sealed class BaseLayerPreparer(
     RegistryClient registry, LayerCache cache, ZstdSettings settings, bool recompress, IBuildLog log, Task<RegistryLayerCandidates>? registryCache = null)
 {
@@ -50,9 +50,9 @@ public sealed class BaseLayerPreparer(
             case LayerCompression.Zstd:
                 return Kept(MediaTypes.OciLayerZstd, "zstd already, reused");
             case LayerCompression.Gzip when !recompress:
-                return Kept(MediaTypes.OciLayerGzip, "gzip, kept (ContainerRecompressBaseLayers=false)");
+                return Kept(MediaTypes.OciLayerGzip, $"gzip, kept ({UserSetting.RecompressBaseLayers}=false)");
             case LayerCompression.None when !recompress:
-                return Kept(MediaTypes.OciLayerTar, "uncompressed, kept (ContainerRecompressBaseLayers=false)");
+                return Kept(MediaTypes.OciLayerTar, $"uncompressed, kept ({UserSetting.RecompressBaseLayers}=false)");
             case LayerCompression.Gzip or LayerCompression.None:
                 // Local cache first (verified, no request), then the registry, then recompress.
                 var local = await cache.TryGetTranscodedAsync(digest, diffId, settings.Level, settings.FormatName, cancellationToken).ConfigureAwait(false);
@@ -87,7 +87,7 @@ public sealed class BaseLayerPreparer(
                 {
                     throw new ZstdContainersException(
                         ErrorCodes.BaseLayerDiffIdMismatch,
-                        $"Base layer {digest} of {baseImage.Reference} holds a tar whose diff_id is {cached.Blob.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set ContainerRecompressBaseLayers=false to ship its layers as they are.");
+                        $"Base layer {digest} of {baseImage.Reference} holds a tar whose diff_id is {cached.Blob.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set {UserSetting.RecompressBaseLayers}=false to ship its layers as they are.");
                 }
                 var layer = new ImageLayer(cached.Blob.Descriptor, diffId, new FileBlobSource(cached.Blob.FilePath));
                 return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? $"{settings.FormatName} from cache" : $"transcoded to {settings.FormatName}", clock.Elapsed)

@@ -20,7 +20,7 @@ public sealed record CompressionOptions
     /// <summary>The layer cache folder, or null for the per-user default.</summary>
     public string? CacheDirectory { get; init; }
 
-    /// <summary>ContainerBaseLayerCompressionLevel: the zstd level of recompressed base layers, which
+    /// <summary>The zstd level of recompressed base layers, which
     /// are paid once per registry. Null: <see cref="DefaultBaseLevel"/>.</summary>
     public int? BaseLevel { get; init; }
 
@@ -30,7 +30,7 @@ public sealed record CompressionOptions
     /// <summary>The level for recompressed base layers.</summary>
     public int EffectiveBaseLevel => BaseLevel ?? DefaultBaseLevel;
 
-    /// <summary>ContainerLayerCacheFrom: images whose zstd layers may be reused by diff_id, after the tags being pushed.</summary>
+    /// <summary>Images whose zstd layers may be reused by diff_id, looked in after the tags being pushed.</summary>
     public IReadOnlyList<string> CacheFrom { get; init; } = [];
 
     /// <summary>

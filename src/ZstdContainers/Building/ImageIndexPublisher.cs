@@ -19,7 +19,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
     {
         if (request.Images.Count == 0)
         {
-            throw new ZstdContainersException(ErrorCodes.UnsupportedManifest, "There are no per-RID images to put in the image index. Check ContainerRuntimeIdentifiers.");
+            throw new ZstdContainersException(ErrorCodes.UnsupportedManifest, $"There are no per-RID images to put in the image index. Check {UserSetting.RuntimeIdentifiers}.");
         }
         sink.CheckWritable();
 

@@ -3,8 +3,8 @@ using ZstdContainers.Oci;
 
 namespace ZstdContainers.Building;
 
-/// <summary>A port the image exposes, as ContainerPort items give it (number and tcp/udp).</summary>
-public sealed record ContainerPort(int Number, string Type = "tcp");
+/// <summary>A port the image exposes: its number and tcp or udp.</summary>
+public sealed record ExposedPort(int Number, string Type = "tcp");
 
 /// <summary>
 /// Everything the SDK's targets computed for one single-platform image — the parameters of its
@@ -41,9 +41,10 @@ public sealed record ImageRequest
 
     public IReadOnlyList<string> AppCommandArgs { get; init; } = [];
 
-    public string? AppCommandInstruction { get; init; }
+    /// <summary>Null: inferred from what is set, as the SDK does (see <see cref="EntrypointRules"/>).</summary>
+    public AppCommandInstruction? AppCommandInstruction { get; init; }
 
-    public IReadOnlyList<ContainerPort> ExposedPorts { get; init; } = [];
+    public IReadOnlyList<ExposedPort> ExposedPorts { get; init; } = [];
 
     public IReadOnlyList<KeyValuePair<string, string>> Labels { get; init; } = [];
 

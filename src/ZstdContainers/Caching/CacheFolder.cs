@@ -166,7 +166,7 @@ internal static partial class CacheFolder
 
     private static ZstdContainersException NotPrivate(string directory, string why) => new(
         ErrorCodes.CacheNotPrivate,
-        $"The layer cache folder '{directory}' is refused: {why}. Whoever can write the cache chooses the bytes of the base layers that are pushed. Use a folder only you own and can write (chmod 700), or set ContainerLayerCacheDirectory to one; do not share a layer cache between users.");
+        $"The layer cache folder '{directory}' is refused: {why}. Whoever can write the cache chooses the bytes of the base layers that are pushed. Use a folder only you own and can write (chmod 700), or set {UserSetting.LayerCacheDirectory} to one; do not share a layer cache between users.");
 
     private static string? Variable(IReadOnlyDictionary<string, string?> environment, string name, bool ignoreCase)
     {

@@ -2,7 +2,7 @@ using ZstdContainers.Oci;
 
 namespace ZstdContainers.Caching;
 
-/// <summary>Reads the image references of ContainerLayerCacheFrom.</summary>
+/// <summary>Reads the references of the images the user names as a registry layer cache.</summary>
 public static class CacheFromReference
 {
     /// <summary>

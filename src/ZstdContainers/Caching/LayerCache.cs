@@ -39,7 +39,7 @@ public sealed class LayerCache : IDisposable
     private readonly string _locks;
 
     /// <param name="directory">
-    /// The cache directory: ContainerLayerCacheDirectory when the user sets it, else
+    /// The cache directory: the user's choice when they make one, else
     /// <see cref="DefaultDirectory(IReadOnlyDictionary{string, string?})"/>; null for a private
     /// folder for this build only. When it cannot be created or written, the cache falls back to a
     /// fresh private temporary folder with a <see cref="ErrorCodes.CacheUnusable"/> warning.
@@ -79,7 +79,7 @@ public sealed class LayerCache : IDisposable
                 root = CacheFolder.Prepare(Directory, FormatVersion);
                 log.Warning(
                     ErrorCodes.CacheUnusable,
-                    $"The layer cache directory '{directory}' cannot be used ({e.Message}). Recompressed base layers are kept in '{Directory}' for this build only, so the next build recompresses them again. Make the directory writable, or set ContainerLayerCacheDirectory to a writable folder.");
+                    $"The layer cache directory '{directory}' cannot be used ({e.Message}). Recompressed base layers are kept in '{Directory}' for this build only, so the next build recompresses them again. Make the directory writable, or set {UserSetting.LayerCacheDirectory} to a writable folder.");
             }
         }
 
@@ -204,7 +204,7 @@ public sealed class LayerCache : IDisposable
                 // Never record what we did not verify: the record's diff_id is what later hits trust.
                 throw new ZstdContainersException(
                     ErrorCodes.BaseLayerDiffIdMismatch,
-                    $"Base layer {sourceDigest} holds a tar whose diff_id is {created.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set ContainerRecompressBaseLayers=false to ship its layers as they are.");
+                    $"Base layer {sourceDigest} holds a tar whose diff_id is {created.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set {UserSetting.RecompressBaseLayers}=false to ship its layers as they are.");
             }
         }
         catch

@@ -1,7 +1,7 @@
 namespace ZstdContainers.Destinations;
 
 /// <summary>
-/// Names archives the way the SDK does: a ContainerArchiveOutputPath with an extension is the
+/// Names archives the way the SDK does: an archive path with an extension is the
 /// file itself; a folder (no extension, or a trailing separator) gets "&lt;repository&gt;.tar.gz" in
 /// it. As with the SDK, that file is a plain (uncompressed) tar despite its name — its layers are
 /// compressed already — and here it holds an OCI image layout.
@@ -35,7 +35,7 @@ public static class ArchivePaths
         {
             throw new ZstdContainersException(
                 ErrorCodes.ArchivePathNotWritable,
-                $"The image archive '{path}' (from ContainerArchiveOutputPath) cannot be written: {e.Message} Choose a folder you can write to.");
+                $"The image archive '{path}' (from {UserSetting.ArchiveOutputPath}) cannot be written: {e.Message} Choose a folder you can write to.");
         }
     }
 

@@ -1,6 +1,6 @@
 namespace ZstdContainers.Destinations;
 
-/// <summary>An OCI image layout archive file (ContainerArchiveOutputPath).</summary>
+/// <summary>An OCI image layout archive file (the user names its path).</summary>
 public sealed class ArchiveSink(string path) : IImageSink
 {
     public string Path { get; } = path;

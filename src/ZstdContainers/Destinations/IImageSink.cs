@@ -14,7 +14,7 @@ public interface IImageSink
     /// <summary>Where the image went, for the summary line.</summary>
     string Describe(string repository, IReadOnlyList<string> tags);
 
-    /// <summary>The names the image is known by afterwards (GeneratedContainerNames).</summary>
+    /// <summary>The names the image is known by afterwards (the task reports them to the SDK's targets).</summary>
     IReadOnlyList<string> ImageNames(string repository, IReadOnlyList<string> tags);
 
     /// <summary>Fails before any network work when the sink cannot take the image.</summary>
@@ -32,8 +32,8 @@ public interface IImageSink
 public static class ImageSinks
 {
     /// <summary>
-    /// An archive when ContainerArchiveOutputPath is set, else the registry when ContainerRegistry
-    /// is set, else the local docker or podman.
+    /// An archive when an archive path is given, else the registry when an output registry
+    /// is given, else the local docker or podman.
     /// </summary>
     public static IImageSink For(
         string? archiveOutputPath, string? outputRegistry, string? localRegistry, string repository,

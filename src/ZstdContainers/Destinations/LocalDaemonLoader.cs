@@ -29,13 +29,13 @@ public sealed record LocalRuntime(LocalRuntimeKind Kind, string Command, string?
 public sealed record LocalLoadResult(LocalRuntime Runtime, IReadOnlyList<string> ImageNames, string Output);
 
 /// <summary>
-/// Loads an image into the local docker or podman, as the .NET SDK does when ContainerRegistry is
-/// empty: the archive from <see cref="OciArchiveWriter"/> is streamed straight into the stdin of
+/// Loads an image into the local docker or podman, as the .NET SDK does when no registry is
+/// named: the archive from <see cref="OciArchiveWriter"/> is streamed straight into the stdin of
 /// <c>docker load</c> / <c>podman load</c> (no temporary file), and the CLI's stderr becomes the
 /// error message when it fails.
 /// </summary>
 /// <remarks>
-/// LocalRegistry picks the tool: "Docker" or "Podman" (any case), or empty to detect one — docker
+/// The local registry setting picks the tool: "Docker" or "Podman" (any case), or empty to detect one — docker
 /// when the CLI is on PATH and its daemon answers <c>docker version</c>, else podman when
 /// <c>podman version</c> works. Docker Engine reads zstd layers from 23.0 on; an older engine is
 /// refused up front (ZSTDC4004) instead of failing on the first layer.
@@ -71,7 +71,7 @@ public sealed class LocalDaemonLoader
     public TimeSpan ProbeTimeout { get; init; } = DefaultProbeTimeout;
 
     /// <summary>
-    /// Reads the LocalRegistry property: "Docker" or "Podman" in any case, null for empty (detect).
+    /// Reads the local registry setting: "Docker" or "Podman" in any case, null for empty (detect).
     /// </summary>
     /// <exception cref="ZstdContainersException">ZSTDC1010 for any other value.</exception>
     public static LocalRuntimeKind? ParseLocalRegistry(string? value)
@@ -91,10 +91,10 @@ public sealed class LocalDaemonLoader
         }
         throw new ZstdContainersException(
             ErrorCodes.InvalidLocalRegistry,
-            $"LocalRegistry is '{value}', which is not a local container runtime this package knows. Use '{DockerValue}' or '{PodmanValue}', or leave it empty to use docker when its daemon is running and podman otherwise.");
+            $"{UserSetting.LocalRegistry} is '{value}', which is not a local container runtime this package knows. Use '{DockerValue}' or '{PodmanValue}', or leave it empty to use docker when its daemon is running and podman otherwise.");
     }
 
-    /// <summary>Finds the runtime LocalRegistry asks for (or the first that answers) and checks it answers.</summary>
+    /// <summary>Finds the runtime the local registry setting asks for (or the first that answers) and checks it answers.</summary>
     /// <exception cref="ZstdContainersException">ZSTDC1010 for a bad value; ZSTDC4001 when nothing answers.</exception>
     public async Task<LocalRuntime> FindRuntimeAsync(string? localRegistry, CancellationToken cancellationToken)
     {
@@ -114,10 +114,10 @@ public sealed class LocalDaemonLoader
             failures.Add($"{CommandOf(candidate)}: {failure}");
         }
 
-        const string Instead = "or set ContainerRegistry to push the image to a registry, or ContainerArchiveOutputPath to write it to a tar file instead.";
+        var instead = $"or set {UserSetting.Registry} to push the image to a registry, or {UserSetting.ArchiveOutputPath} to write it to a tar file instead.";
         var message = requested is null
-            ? $"No local container runtime answered, so there is nothing to load the image into. {EndSentence("Tried " + string.Join("; ", failures.Select(TrimSentence)))} Start Docker (Engine {FirstDockerEngineWithZstd} or newer reads zstd layers) or install Podman; {Instead}"
-            : $"LocalRegistry is '{localRegistry}', but {EndSentence(failures[0])} Make {CommandOf(requested.Value)} work, or set LocalRegistry to the other runtime (or leave it empty to use whichever answers); {Instead}";
+            ? $"No local container runtime answered, so there is nothing to load the image into. {EndSentence("Tried " + string.Join("; ", failures.Select(TrimSentence)))} Start Docker (Engine {FirstDockerEngineWithZstd} or newer reads zstd layers) or install Podman; {instead}"
+            : $"{UserSetting.LocalRegistry} is '{localRegistry}', but {EndSentence(failures[0])} Make {CommandOf(requested.Value)} work, or set {UserSetting.LocalRegistry} to the other runtime (or leave it empty to use whichever answers); {instead}";
         throw new ZstdContainersException(ErrorCodes.LocalDaemonUnavailable, message);
     }
 
@@ -184,7 +184,7 @@ public sealed class LocalDaemonLoader
         {
             throw new ZstdContainersException(
                 ErrorCodes.LocalDaemonUnavailable,
-                $"\"{request.DisplayText}\" could not be started although '{runtime.Command}' answered a moment ago: {EndSentence(result.StandardError)} Check that {runtime.Command} is on PATH for the build, or set ContainerRegistry or ContainerArchiveOutputPath instead.");
+                $"\"{request.DisplayText}\" could not be started although '{runtime.Command}' answered a moment ago: {EndSentence(result.StandardError)} Check that {runtime.Command} is on PATH for the build, or set {UserSetting.Registry} or {UserSetting.ArchiveOutputPath} instead.");
         }
         if (!result.Succeeded)
         {
@@ -246,7 +246,7 @@ public sealed class LocalDaemonLoader
         {
             throw new ZstdContainersException(
                 ErrorCodes.LocalDaemonTooOld,
-                $"The local Docker Engine is {runtime.Version}, which cannot read zstd-compressed layers (Docker Engine {FirstDockerEngineWithZstd} and newer can). Upgrade Docker Engine, or build this image with ContainerLayerCompression=gzip, or push it with ContainerRegistry to a registry whose clients support zstd.");
+                $"The local Docker Engine is {runtime.Version}, which cannot read zstd-compressed layers (Docker Engine {FirstDockerEngineWithZstd} and newer can). Upgrade Docker Engine, or build this image with {UserSetting.LayerCompression}=gzip, or push it with {UserSetting.Registry} to a registry whose clients support zstd.");
         }
     }
 
@@ -283,7 +283,7 @@ public sealed class LocalDaemonLoader
             ? $"Check that the Docker daemon is running, has free disk space and is Docker Engine {FirstDockerEngineWithZstd} or newer (zstd layers)"
               + (content.IsSinglePlatform ? string.Empty : "; a multi-platform image loads only when Docker uses the containerd image store")
             : "Check that podman's storage works (podman info) and has free disk space";
-        return $"{EndSentence(what + (output.Length == 0 ? string.Empty : ": " + output))} The image was not loaded into {runtime.DisplayName}. {check}; or set ContainerRegistry to push the image to a registry, or ContainerArchiveOutputPath to write it to a tar file and load it yourself.";
+        return $"{EndSentence(what + (output.Length == 0 ? string.Empty : ": " + output))} The image was not loaded into {runtime.DisplayName}. {check}; or set {UserSetting.Registry} to push the image to a registry, or {UserSetting.ArchiveOutputPath} to write it to a tar file and load it yourself.";
     }
 
     /// <summary>podman reports each copy step on stderr; in an error message only the errors matter.</summary>

@@ -1,6 +1,6 @@
 namespace ZstdContainers.Destinations;
 
-/// <summary>The local docker or podman (no ContainerRegistry, no archive path): streamed into <c>load</c>.</summary>
+/// <summary>The local docker or podman (no output registry, no archive path): streamed into <c>load</c>.</summary>
 public sealed class LocalDaemonSink(string? localRegistry, IReadOnlyDictionary<string, string?> environment, IBuildLog log) : IImageSink
 {
     public string Verb => "Loaded";

@@ -15,7 +15,7 @@ public enum BlobTransfer
     Mounted,
 
     /// <summary>
-    /// A layer taken over from an image in the registry's layer cache (ContainerLayerCacheFrom)
+    /// A layer taken over from an image in the registry's layer cache (images the user names)
     /// rather than built here; a sink that reuses such layers says so with this.
     /// </summary>
     ReusedFromRegistryCache,

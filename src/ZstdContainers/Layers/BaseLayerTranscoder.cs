@@ -54,7 +54,7 @@ public static class BaseLayerTranscoder
         {
             throw new ZstdContainersException(
                 ErrorCodes.UnsupportedBaseLayer,
-                $"Base layer {sourceDigest} is {Describe(sourceCompression)}; only gzip and uncompressed tar layers can be recompressed as zstd. Set ContainerRecompressBaseLayers=false to ship the base image's layers as they are.");
+                $"Base layer {sourceDigest} is {Describe(sourceCompression)}; only gzip and uncompressed tar layers can be recompressed as zstd. Set {UserSetting.RecompressBaseLayers}=false to ship the base image's layers as they are.");
         }
 
         // GZipStream reads its input in small pieces; a large buffer below the hash keeps the
@@ -91,7 +91,7 @@ public static class BaseLayerTranscoder
                 {
                     throw new ZstdContainersException(
                         ErrorCodes.BaseLayerCorrupt,
-                        $"Base layer {sourceDigest} could not be recompressed: the {hashed.BytesRead} bytes read for it have the digest {hashed.Digest}, so the download is corrupt or incomplete. Nothing was kept. Run the build again; if it keeps failing, the registry holds a corrupt blob: re-push the base image, or set ContainerRecompressBaseLayers=false.");
+                        $"Base layer {sourceDigest} could not be recompressed: the {hashed.BytesRead} bytes read for it have the digest {hashed.Digest}, so the download is corrupt or incomplete. Nothing was kept. Run the build again; if it keeps failing, the registry holds a corrupt blob: re-push the base image, or set {UserSetting.RecompressBaseLayers}=false.");
                 }
             }
 
@@ -99,7 +99,7 @@ public static class BaseLayerTranscoder
             {
                 throw new ZstdContainersException(
                     ErrorCodes.BaseLayerDiffIdMismatch,
-                    $"Base layer {sourceDigest} decompresses to a tar whose diff_id is {blob.DiffId}, but the base image's config lists {expectedDiffId} for it: the base image blob is corrupt or its config does not describe its layers. Re-push the base image (docker pull and push it again, or rebuild it), or set ContainerRecompressBaseLayers=false to ship its layers as they are.");
+                    $"Base layer {sourceDigest} decompresses to a tar whose diff_id is {blob.DiffId}, but the base image's config lists {expectedDiffId} for it: the base image blob is corrupt or its config does not describe its layers. Re-push the base image (docker pull and push it again, or rebuild it), or set {UserSetting.RecompressBaseLayers}=false to ship its layers as they are.");
             }
             return blob;
         }
@@ -124,7 +124,7 @@ public static class BaseLayerTranscoder
             {
                 throw new ZstdContainersException(
                     ErrorCodes.BaseLayerCorrupt,
-                    $"Base layer {sourceDigest} could not be recompressed: its {Describe(compression)} data is corrupt or truncated after {raw.BytesRead} bytes ({e.Message}). The download broke, or the base image blob in the registry is corrupt. Run the build again; if it keeps failing, re-push the base image, or set ContainerRecompressBaseLayers=false to ship its layers as they are.",
+                    $"Base layer {sourceDigest} could not be recompressed: its {Describe(compression)} data is corrupt or truncated after {raw.BytesRead} bytes ({e.Message}). The download broke, or the base image blob in the registry is corrupt. Run the build again; if it keeps failing, re-push the base image, or set {UserSetting.RecompressBaseLayers}=false to ship its layers as they are.",
                     e);
             }
         }

@@ -43,19 +43,4 @@ public sealed record ZstdSettings
     /// which grows with their window. A fixed value, so the bytes never depend on the machine.
     /// </summary>
     public int? JobSize => Level <= 9 ? 4 << 20 : null;
-
-    /// <summary>
-    /// Parses a level written as text. Empty means the default; anything else must be a
-    /// whole number from 1 to 22.
-    /// </summary>
-    public static bool TryParseLevel(string? text, out int level)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            level = DefaultLevel;
-            return true;
-        }
-        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out level)
-            && level is >= MinLevel and <= MaxLevel;
-    }
 }

@@ -69,5 +69,5 @@ public static class ImageDocument
 
     public static ZstdContainersException Invalid(string image, string document, string field, string why) =>
         new(ErrorCodes.InvalidImageDocument,
-            $"The {document} of {image} cannot be used: {field} {why}. Check that the image is a valid OCI or Docker v2 image (ContainerBaseImage); ZstdContainers builds only on sha256 content.");
+            $"The {document} of {image} cannot be used: {field} {why}. Check that the image is a valid OCI or Docker v2 image ({UserSetting.BaseImage}); ZstdContainers builds only on sha256 content.");
 }

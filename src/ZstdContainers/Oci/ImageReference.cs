@@ -2,7 +2,7 @@ namespace ZstdContainers.Oci;
 
 /// <summary>
 /// An image in a registry: registry host[:port], repository, and a tag and/or a digest.
-/// The SDK's ParseContainerProperties task has already split and normalised the user's text
+/// The SDK's targets have already split and normalised the user's text
 /// (docker.io, library/ prefix), so this type only carries the parts.
 /// </summary>
 public sealed record ImageReference(string Registry, string Repository, string? Tag = null, string? Digest = null)

@@ -109,6 +109,6 @@ public enum LayerPreparation
     FromCache,
     Reused,
 
-    /// <summary>A zstd copy found in the target registry (ContainerLayerCacheFrom or the tags being pushed).</summary>
+    /// <summary>A zstd copy found in the target registry (an image named as a layer cache, or the tags being pushed).</summary>
     FromRegistryCache,
 }

@@ -231,7 +231,7 @@ public sealed class RealPeerTests : IAsyncLifetime
         Assert.Equal(ErrorCodes.LocalDaemonLoadFailed, error.Code);
         Assert.Contains("\"podman load\" failed with exit code", error.Message, StringComparison.Ordinal);
         Assert.Contains("Error:", error.Message, StringComparison.Ordinal); // podman's own words
-        Assert.Contains("ContainerArchiveOutputPath", error.Message, StringComparison.Ordinal);
+        Assert.Contains(UserSetting.ArchiveOutputPath, error.Settings);
         Assert.DoesNotContain($"localhost/{Repository}:{_tag}", await PodmanImageNamesAsync([], environment));
     }
 
@@ -247,7 +247,7 @@ public sealed class RealPeerTests : IAsyncLifetime
 
         Assert.Equal(ErrorCodes.LocalDaemonUnavailable, error.Code);
         Assert.Contains("daemon", error.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("ContainerArchiveOutputPath", error.Message, StringComparison.Ordinal);
+        Assert.Contains(UserSetting.ArchiveOutputPath, error.Settings);
     }
 
     [DockerDaemonFact]

@@ -55,7 +55,7 @@ public sealed class ContainerConfigComposerTests
         var request = Request() with
         {
             EnvironmentVariables = [Pair("PATH", "/custom"), Pair("NEW", "x=y")],
-            ExposedPorts = [new ContainerPort(53, "udp")],
+            ExposedPorts = [new ExposedPort(53, "udp")],
             Labels = [Pair("org.opencontainers.image.title", "app+1 <b>"), Pair("vendor", "Me")],
             GenerateLabels = true,
             GenerateDigestLabel = true,
@@ -95,7 +95,7 @@ public sealed class ContainerConfigComposerTests
             Labels = [Pair("z", "3")],
             GenerateLabels = true,
             GenerateDigestLabel = true,
-            ExposedPorts = [new ContainerPort(9000, "udp")],
+            ExposedPorts = [new ExposedPort(9000, "udp")],
         };
 
         var first = Json(Compose(Base(inner), request));
@@ -155,7 +155,7 @@ public sealed class ContainerConfigComposerTests
             Base("""{"ExposedPorts":{"80/tcp":{},"53/udp":{}},"Env":["ASPNETCORE_HTTP_PORTS=8080"]}"""),
             Request() with
             {
-                ExposedPorts = [new ContainerPort(9000, "udp"), new ContainerPort(80), new ContainerPort(53, "udp")],
+                ExposedPorts = [new ExposedPort(9000, "udp"), new ExposedPort(80), new ExposedPort(53, "udp")],
                 EnvironmentVariables = [Pair("ASPNETCORE_HTTP_PORTS", "5000;5001;80")],
             });
 
@@ -355,7 +355,7 @@ public sealed class ContainerConfigComposerTests
     [Fact]
     public void Entrypoint_and_Cmd_from_the_rules_use_the_base_Entrypoint()
     {
-        var config = Compose(Base("""{"Entrypoint":["/init",""]}"""), Request() with { AppCommandInstruction = "DefaultArgs" });
+        var config = Compose(Base("""{"Entrypoint":["/init",""]}"""), Request() with { AppCommandInstruction = AppCommandInstruction.DefaultArgs });
 
         Assert.Equal("""["/init"]""", Json(Inner(config)["Entrypoint"]));
         Assert.Equal("""["dotnet","/app/x.dll"]""", Json(Inner(config)["Cmd"]));
@@ -364,9 +364,9 @@ public sealed class ContainerConfigComposerTests
     [Fact]
     public void Entrypoint_rule_errors_surface_from_Compose()
     {
-        var e = Assert.Throws<ZstdContainersException>(() => Compose(Base(), Request() with { AppCommandInstruction = "bogus" }));
+        var e = Assert.Throws<ZstdContainersException>(() => Compose(Base(), Request() with { EntrypointArgs = ["a"], DefaultArgs = ["d"] }));
 
-        Assert.Equal("ZSTDC1007", e.Code);
+        Assert.Equal("ZSTDC1012", e.Code);
     }
 
     [Fact]

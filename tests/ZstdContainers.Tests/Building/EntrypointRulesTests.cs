@@ -1,4 +1,5 @@
 using ZstdContainers.Building;
+using ZstdContainers.Tasks;
 using static ZstdContainers.Tests.Building.BuildingTestKit;
 
 namespace ZstdContainers.Tests.Building;
@@ -27,7 +28,7 @@ public sealed class EntrypointRulesTests
             DefaultArgs = defaultArgs ?? [],
             AppCommand = appCommand ?? AppCommand,
             AppCommandArgs = appCommandArgs ?? [],
-            AppCommandInstruction = instruction,
+            AppCommandInstruction = AppCommandInstructionSetting.Parse(instruction),
         };
         return EntrypointRules.Decide(request, baseEntrypoint ?? [], _log);
     }
@@ -95,7 +96,7 @@ public sealed class EntrypointRulesTests
         Assert.Equal("ZSTDC1016", warning.Code);
         Assert.Equal(
             "The base image's Entrypoint [/docker-entrypoint.sh, --init] is replaced by the app command. Set ContainerAppCommandInstruction to 'DefaultArgs' to keep it and pass the app command as its arguments, or to 'Entrypoint' to silence this warning.",
-            warning.Message);
+            PropertyNames.Render(warning.Message));
     }
 
     [Fact]
@@ -209,7 +210,7 @@ public sealed class EntrypointRulesTests
         Assert.Equal("ZSTDC1012", e.Code);
         Assert.Equal(
             "ContainerEntrypointArgs is set but ContainerEntrypoint is not. Set ContainerEntrypoint, or move the arguments to ContainerDefaultArgs.",
-            e.Message);
+            PropertyNames.Render(e.Message));
     }
 
     [Fact]
@@ -312,7 +313,7 @@ public sealed class EntrypointRulesTests
         Assert.Equal("ZSTDC1013", e.Code);
         Assert.Equal(
             "ContainerAppCommandArgs is set but ContainerAppCommand is empty. Set ContainerAppCommand, or remove ContainerAppCommandArgs.",
-            e.Message);
+            PropertyNames.Render(e.Message));
     }
 
     [Fact]
@@ -323,7 +324,7 @@ public sealed class EntrypointRulesTests
         Assert.Equal("ZSTDC1014", e.Code);
         Assert.Equal(
             "ContainerAppCommandInstruction is 'None', which leaves the app command out of the image, yet ContainerAppCommand or ContainerAppCommandArgs is set. Remove them, or choose 'Entrypoint' or 'DefaultArgs'.",
-            e.Message);
+            PropertyNames.Render(e.Message));
     }
 
     [Fact]
@@ -340,7 +341,7 @@ public sealed class EntrypointRulesTests
         Assert.Equal("ZSTDC1015", e.Code);
         Assert.Equal(
             "ContainerAppCommandInstruction is 'Entrypoint', which makes the app command the Entrypoint, yet ContainerEntrypoint or ContainerEntrypointArgs is set too. Remove them, or set ContainerAppCommandInstruction to 'DefaultArgs'.",
-            e.Message);
+            PropertyNames.Render(e.Message));
     }
 
     [Fact]
@@ -356,11 +357,11 @@ public sealed class EntrypointRulesTests
     [InlineData("Cmd")]
     public void Unknown_or_wrongly_cased_instruction_fails_ZSTDC1007_naming_the_property_and_value(string instruction)
     {
-        var e = Fails(instruction: instruction);
+        var e = Assert.Throws<ZstdContainersException>(() => AppCommandInstructionSetting.Parse(instruction));
 
         Assert.Equal("ZSTDC1007", e.Code);
         Assert.Equal(
             $"ContainerAppCommandInstruction is '{instruction}'. Allowed values (case-sensitive, as in the SDK): Entrypoint, DefaultArgs, None.",
-            e.Message);
+            PropertyNames.Render(e.Message));
     }
 }

@@ -4,6 +4,7 @@ using ZstdContainers.Caching;
 using ZstdContainers.Layers;
 using ZstdContainers.Oci;
 using ZstdContainers.Tests.Layers;
+using ZstdContainers.Tasks;
 
 namespace ZstdContainers.Tests.Caching;
 
@@ -328,7 +329,7 @@ public sealed class LayerCacheTests : IDisposable
         {
             var warning = Assert.Single(_log.Warnings);
             Assert.Equal(ErrorCodes.CacheUnusable, warning.Code);
-            Assert.Contains("ContainerLayerCacheDirectory", warning.Message);
+            Assert.Contains("ContainerLayerCacheDirectory", PropertyNames.Render(warning.Message));
             Assert.True(cache.IsTemporary);
             fallback = cache.Directory;
             Assert.StartsWith(Path.GetTempPath(), fallback);

@@ -1,4 +1,5 @@
 using ZstdContainers.Destinations;
+using ZstdContainers.Tasks;
 
 namespace ZstdContainers.Tests.Destinations;
 
@@ -80,7 +81,7 @@ public sealed class ArchivePathsTests : IDisposable
         var e = Assert.Throws<ZstdContainersException>(() => ArchivePaths.EnsureWritable(path));
 
         Assert.Equal("ZSTDC1009", e.Code);
-        Assert.StartsWith($"The image archive '{path}' (from ContainerArchiveOutputPath) cannot be written: ", e.Message);
+        Assert.StartsWith($"The image archive '{path}' (from ContainerArchiveOutputPath) cannot be written: ", PropertyNames.Render(e.Message));
         Assert.EndsWith(" Choose a folder you can write to.", e.Message);
     }
 
@@ -98,7 +99,7 @@ public sealed class ArchivePathsTests : IDisposable
         var e = Assert.Throws<ZstdContainersException>(() => ArchivePaths.EnsureWritable(path));
 
         Assert.Equal("ZSTDC1009", e.Code);
-        Assert.StartsWith($"The image archive '{path}' (from ContainerArchiveOutputPath) cannot be written: ", e.Message);
+        Assert.StartsWith($"The image archive '{path}' (from ContainerArchiveOutputPath) cannot be written: ", PropertyNames.Render(e.Message));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Text.Json;
 using ZstdContainers.Destinations;
 using ZstdContainers.Processes;
 using ZstdContainers.Oci;
+using ZstdContainers.Tasks;
 
 namespace ZstdContainers.Tests.Destinations;
 
@@ -177,8 +178,8 @@ public sealed class LocalDaemonLoaderTests
         Assert.Contains("Cannot connect to the Docker daemon", error.Message, StringComparison.Ordinal);
         Assert.Contains("podman", error.Message, StringComparison.Ordinal);
         Assert.Contains("not found on PATH", error.Message, StringComparison.Ordinal);
-        Assert.Contains("ContainerRegistry", error.Message, StringComparison.Ordinal);
-        Assert.Contains("ContainerArchiveOutputPath", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ContainerRegistry", PropertyNames.Render(error.Message), StringComparison.Ordinal);
+        Assert.Contains("ContainerArchiveOutputPath", PropertyNames.Render(error.Message), StringComparison.Ordinal);
         Assert.DoesNotContain(runner.Requests, r => r.Arguments[0] == "load");
     }
 
@@ -207,7 +208,7 @@ public sealed class LocalDaemonLoaderTests
             () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "Docker", CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonUnavailable, error.Code);
-        Assert.Contains("LocalRegistry is 'Docker'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("LocalRegistry is 'Docker'", PropertyNames.Render(error.Message), StringComparison.Ordinal);
         Assert.Equal([DockerProbe], runner.Requests.Select(CommandLine));
     }
 
@@ -223,7 +224,7 @@ public sealed class LocalDaemonLoaderTests
 
         Assert.Equal(ErrorCodes.LocalDaemonLoadFailed, error.Code);
         Assert.Contains("\"docker load\" failed with exit code 1: Error response from daemon: no space left on device. The image", error.Message, StringComparison.Ordinal);
-        Assert.Contains("ContainerArchiveOutputPath", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ContainerArchiveOutputPath", PropertyNames.Render(error.Message), StringComparison.Ordinal);
     }
 
     [Fact]
