@@ -20,11 +20,7 @@ keep=0
 [[ ${1:-} == --keep ]] && keep=1
 LEVEL=3
 data="${ZCB_DATA:-/tmp/zstdcontainers-bench-data}"
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_CLI_USE_MSBUILD_SERVER=0 MSBUILDDISABLENODEREUSE=1
-say() { printf '\n== %s  [%s]\n' "$*" "$(date -u +%T)" >&2; }
-die() { echo "chunked.sh: $*" >&2; exit 1; }
-now() { date +%s.%N; }
+source "$lib/common.sh"
 [[ $(id -u) -eq 0 ]] || die "run as root (the rig and podman's overlay store need it)"
 
 say "tools and rig"
@@ -32,8 +28,6 @@ command -v ctr-remote >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get insta
   die "ctr-remote missing: apt-get install stargz-snapshotter"
 # shellcheck source=/dev/null
 source "$(timeout 900 "$root/eng/rig.sh")"
-source "$root/eng/lib/private-registry.sh"
-source "$root/eng/lib/nuget-config.sh"
 
 run="$(mktemp -d /tmp/zcb-chunked.XXXXXX)"
 mkdir -p "$run/logs" "$results"
@@ -41,73 +35,40 @@ jsonl="$run/results.jsonl"; : >"$jsonl"
 ns="zcb-chunked-$$"
 pids=()
 cleanup() {
-  local p img
+  local img
   for img in $(ctr -a "$ZC_CONTAINERD_ADDRESS" -n "$ns" images ls -q 2>/dev/null); do
     ctr -a "$ZC_CONTAINERD_ADDRESS" -n "$ns" images rm "$img" >/dev/null 2>&1 || true
   done
   ctr -a "$ZC_CONTAINERD_ADDRESS" -n "$ns" content prune references >/dev/null 2>&1 || true
   ctr -a "$ZC_CONTAINERD_ADDRESS" namespaces rm "$ns" >/dev/null 2>&1 || true
   [[ -f $run/podman/storage.conf ]] && CONTAINERS_STORAGE_CONF="$run/podman/storage.conf" podman --events-backend none system reset --force >/dev/null 2>&1 || true
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [[ -n ${version:-} ]]; then
-    rm -f "$root/artifacts/packages/ZstdContainers.$version.nupkg"
-    rm -rf "${NUGET_PACKAGES:-$HOME/.nuget/packages}/zstdcontainers/$version"
-  fi
-  if ((keep)); then echo "run folder kept: $run" >&2; else
-    awk -v d="$run" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-    rm -rf "$run"
-  fi
+  stop_pids
+  if [[ -n ${version:-} ]]; then remove_package "$version"; fi
+  if ((keep)); then echo "run folder kept: $run" >&2; else remove_run_folder; fi
 }
 trap cleanup EXIT
-rec() { jq -cn --arg k "$1" --argjson v "$2" '{k: $k, v: $v}' >>"$jsonl"; }
 
 say "pack"
 version="0.1.0-bench.$(date +%Y%m%d%H%M%S)"
-dotnet pack "$root/src/ZstdContainers.Tasks" -c Release -o "$root/artifacts/packages" -p:Version="$version" -nologo -v:q \
-  >"$run/logs/pack.log" 2>&1 || { tail -20 "$run/logs/pack.log" >&2; die "dotnet pack failed"; }
+pack_package "$version" "$run/logs/pack.log"
 
 say "private registry with an access log"
-start_private_registry "$run" "$run/logs/registry.log" true || die "registry did not start"
-REG=$PRIVATE_REGISTRY
-export DOTNET_CONTAINER_INSECURE_REGISTRIES="$REG"
-echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$run/policy.json"
-skopeo --policy "$run/policy.json" copy -q --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false \
-  "docker://$ZC_REGISTRY/dotnet/aspnet:10.0" "docker://$REG/dotnet/aspnet:10.0"
-python3 "$lib/registry.py" runtime-deps "$REG" dotnet/aspnet:10.0 dotnet/runtime-deps:10.0 >/dev/null
+seed_private_registry "$run/logs/registry.log" true
+REG=$BREG
 
 say "projects"
 python3 "$lib/gen_data.py" "$data/deps-100" 100
-mkdir -p "$run/a" "$run/b"
-cp "$root/samples/HelloZstd/"*.csproj "$root/samples/HelloZstd/"*.cs "$run/a/"
-write_nuget_config "$run/a" "$root/artifacts/packages"
-write_nuget_config "$run/b" "$root/artifacts/packages"
-cat >"$run/b/AppB.csproj" <<EOF
-<Project Sdk="Microsoft.NET.Sdk.Web">
-  <PropertyGroup>
-    <TargetFramework>net10.0</TargetFramework>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <RuntimeIdentifier>linux-x64</RuntimeIdentifier><SelfContained>true</SelfContained>
-    <ZstdContainersVersion Condition="'\$(ZstdContainersVersion)' == ''">0.1.0</ZstdContainersVersion>
-  </PropertyGroup>
-  <ItemGroup>
-    <PackageReference Include="ZstdContainers" Version="\$(ZstdContainersVersion)" />
-    <None Include="$data/deps-100/**" Exclude="$data/deps-100/.gen-stamp" LinkBase="deps" CopyToPublishDirectory="PreserveNewest" />
-  </ItemGroup>
-</Project>
-EOF
-echo 'var app = WebApplication.CreateBuilder(args).Build(); app.MapGet("/", () => "hello v1"); app.Run();' >"$run/b/Program.cs"
+copy_sample_a "$run/a"
+app_project "$run/b" AppB "$data/deps-100" "<RuntimeIdentifier>linux-x64</RuntimeIdentifier><SelfContained>true</SelfContained>"
+set_code "$run/b" "hello v1"
 PROJ_a="$run/a/HelloZstd.csproj"; BASE_a="$REG/dotnet/aspnet:10.0"
 PROJ_b="$run/b/AppB.csproj"; BASE_b="$REG/dotnet/runtime-deps:10.0"
-for x in a b; do
-  p="PROJ_$x"; b="BASE_$x"
-  dotnet restore "${!p}" -p:ZstdContainersVersion="$version" -nologo -v:q >"$run/logs/restore-$x.log" 2>&1 || { tail -20 "$run/logs/restore-$x.log" >&2; die "restore ($x)"; }
-  dotnet publish "${!p}" -c Release --no-restore -nologo -p:ZstdContainersVersion="$version" -v:q >"$run/logs/build-$x.log" 2>&1 || { tail -20 "$run/logs/build-$x.log" >&2; die "build ($x)"; }
-done
+for x in a b; do p="PROJ_$x"; prepare_project "${!p}" "$version" "$x"; done
 
 # publish APP COMPRESSION REPO [TAG]: a publish with the repository's own layer cache (cold the
 # first time); prints its seconds
 publish() {
-  local x=$1 comp=$2 repo=$3 tag=${4:-v1} p="PROJ_$1" b="BASE_$1" t0 t1 cache="$run/cache/${3//\//-}" log="$run/logs/publish-${3//\//-}-${4:-v1}.log"
+  local x=$1 comp=$2 repo=$3 tag=${4:-v1} p="PROJ_$1" b="BASE_$1" t0 cache="$run/cache/${3//\//-}" log="$run/logs/publish-${3//\//-}-${4:-v1}.log"
   mkdir -p "$cache"
   t0=$(now)
   XDG_CACHE_HOME="$cache" dotnet publish "${!p}" -c Release --no-restore -nologo -t:PublishContainer \
@@ -116,10 +77,8 @@ publish() {
     -p:ContainerLayerCompressionLevel=$LEVEL -p:ContainerBaseLayerCompressionLevel=$LEVEL \
     -p:ContainerLayerCacheDirectory="$cache/zstdcontainers" -v:n >"$log" 2>&1 ||
     { tail -30 "$log" >&2; return 1; }
-  t1=$(now)
-  awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.2f", a - b }'
+  elapsed "$t0"
 }
-image_bytes() { skopeo inspect --raw --tls-verify=false "docker://$REG/$1" | jq '[.config.size] + [.layers[].size] | add'; }
 
 say "image bytes: SDK gzip, ours zstd and zstd:chunked (level $LEVEL), ctr-remote --zstdchunked"
 ctr_=(ctr-remote -a "$ZC_CONTAINERD_ADDRESS" -n "$ns")
@@ -132,11 +91,10 @@ for x in a b; do
   t0=$(now)
   "${ctr_[@]}" images convert --zstdchunked --oci --estargz-compression-level $LEVEL --platform linux/amd64 \
     "$REG/$x/gzip:v1" "$REG/$x/ctr-remote:v1" >>"$run/logs/ctr-remote-$x.log" 2>&1
-  t1=$(now)
-  rec "convert.$x.ctr-remote" "$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')"
+  rec "convert.$x.ctr-remote" "$(elapsed "$t0")"
   "${ctr_[@]}" images push --plain-http "$REG/$x/ctr-remote:v1" >>"$run/logs/ctr-remote-$x.log" 2>&1
   rec "bytes.$x.ctr-remote" "$(image_bytes "$x/ctr-remote:v1")"
-  echo "  ($x) gzip $(jq -r "select(.k==\"bytes.$x.gzip\").v" "$jsonl"), zstd $(jq -r "select(.k==\"bytes.$x.zstd\").v" "$jsonl"), chunked $(jq -r "select(.k==\"bytes.$x.chunked\").v" "$jsonl"), ctr-remote $(jq -r "select(.k==\"bytes.$x.ctr-remote\").v" "$jsonl")" >&2
+  echo "  ($x) gzip $(recorded "bytes.$x.gzip"), zstd $(recorded "bytes.$x.zstd"), chunked $(recorded "bytes.$x.chunked"), ctr-remote $(recorded "bytes.$x.ctr-remote")" >&2
 done
 
 say "podman partial pulls: (b) v1, then v2 with one line changed"
@@ -162,7 +120,7 @@ pm pull -q --tls-verify=false "$REG/b/chunked:v1" >"$run/logs/podman-v1.log" 2>&
 sleep 1
 rec partial.v1.fetched "$(fetched "$line0")"
 rec partial.v1.ranges "$(ranges "$line0")"
-sed -i 's/hello v1/hello v2/' "$run/b/Program.cs"
+set_code "$run/b" "hello v2"
 rec publish.b.chunked.v2 "$(publish b zstd:chunked b/chunked v2)"
 rec bytes.b.chunked.v2 "$(image_bytes b/chunked:v2)"
 line1=$(($(wc -l <"$run/logs/registry.log") + 1))
@@ -170,7 +128,7 @@ pm pull -q --tls-verify=false "$REG/b/chunked:v2" >"$run/logs/podman-v2.log" 2>&
 sleep 1
 rec partial.v2.fetched "$(fetched "$line1")"
 rec partial.v2.ranges "$(ranges "$line1")"
-echo "  v1 fetched $(jq -r 'select(.k=="partial.v1.fetched").v' "$jsonl") bytes; v2 fetched $(jq -r 'select(.k=="partial.v2.fetched").v' "$jsonl") of $(jq -r 'select(.k=="bytes.b.chunked.v2").v' "$jsonl")" >&2
+echo "  v1 fetched $(recorded partial.v1.fetched) bytes; v2 fetched $(recorded partial.v2.fetched) of $(recorded bytes.b.chunked.v2)" >&2
 
 say "skopeo copies the zstd:chunked image"
 if skopeo --policy "$run/policy.json" copy -q --preserve-digests --src-tls-verify=false --dest-tls-verify=false \

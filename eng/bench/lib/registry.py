@@ -5,6 +5,12 @@
         Pushes a stand-in for mcr.microsoft.com/dotnet/runtime-deps (the SDK's base for
         self-contained apps): the linux/amd64 image of SRC with only its first layer (the OS
         rootfs), mounted from SRC, and a config without the .NET variables. Prints its digest.
+    registry.py image-bytes REGISTRY REPO[:TAG|@DIGEST]
+        Config + layer sizes of the image (linux/amd64 when it is an index).
+    registry.py new-bytes REGISTRY OLD NEW
+        Sizes of NEW's config and layers that OLD does not have (what a push of NEW after OLD uploads).
+    registry.py blob-bytes REGISTRY REF DIGEST...
+        Sizes of REF's manifest, config and layers that are among DIGEST... (e.g. what a pull added).
 """
 import hashlib
 import json
@@ -23,19 +29,50 @@ def request(method, url, data=None, headers=None):
         return r.status, dict(r.headers), r.read()
 
 
-def get_manifest(reg, repo, ref):
+def split_ref(ref):
+    """repo:tag, repo@digest or repo (latest) -> (repo, reference)"""
+    if "@" in ref:
+        return tuple(ref.split("@", 1))
+    repo, _, tag = ref.rpartition(":")
+    return (repo, tag) if repo and "/" not in tag else (ref, "latest")
+
+
+def image_manifest(reg, repo, ref):
+    """(manifest bytes, manifest) of the linux/amd64 image REF names"""
     _, h, body = request("GET", f"http://{reg}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_ACCEPT})
-    return h.get("Content-Type"), json.loads(body)
+    m = json.loads(body)
+    if h.get("Content-Type") in INDEX_TYPES or "manifests" in m:
+        d = next(x["digest"] for x in m["manifests"]
+                 if x["platform"]["os"] == "linux" and x["platform"]["architecture"] == "amd64")
+        return image_manifest(reg, repo, d)
+    return body, m
+
+
+def blobs(m):
+    """digest -> size of a manifest's config and layers"""
+    return {d["digest"]: d["size"] for d in [m["config"]] + m["layers"]}
+
+
+def image_bytes(reg, ref):
+    print(sum(blobs(image_manifest(reg, *split_ref(ref))[1]).values()))
+
+
+def new_bytes(reg, old, new):
+    before = blobs(image_manifest(reg, *split_ref(old))[1])
+    print(sum(size for d, size in blobs(image_manifest(reg, *split_ref(new))[1]).items() if d not in before))
+
+
+def blob_bytes(reg, ref, *digests):
+    body, m = image_manifest(reg, *split_ref(ref))
+    sizes = blobs(m)
+    sizes["sha256:" + hashlib.sha256(body).hexdigest()] = len(body)
+    print(sum(sizes.get(d, 0) for d in set(digests)))
 
 
 def runtime_deps(reg, src, dest):
     src_repo, src_tag = src.rsplit(":", 1)
     dest_repo, dest_tag = dest.rsplit(":", 1)
-    mt, m = get_manifest(reg, src_repo, src_tag)
-    if mt in INDEX_TYPES or "manifests" in m:
-        d = next(x["digest"] for x in m["manifests"]
-                 if x["platform"]["os"] == "linux" and x["platform"]["architecture"] == "amd64")
-        mt, m = get_manifest(reg, src_repo, d)
+    _, m = image_manifest(reg, src_repo, src_tag)
     _, _, cfg_body = request("GET", f"http://{reg}/v2/{src_repo}/blobs/{m['config']['digest']}")
     cfg = json.loads(cfg_body)
     cfg["rootfs"]["diff_ids"] = cfg["rootfs"]["diff_ids"][:1]
@@ -68,8 +105,11 @@ def runtime_deps(reg, src, dest):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "runtime-deps":
-        runtime_deps(*sys.argv[2:])
+    commands = {"runtime-deps": (runtime_deps, 3), "image-bytes": (image_bytes, 2), "new-bytes": (new_bytes, 3),
+                "blob-bytes": (blob_bytes, 2)}
+    cmd = commands.get(sys.argv[1] if len(sys.argv) > 1 else "")
+    if cmd and (len(sys.argv) - 2 == cmd[1] or (cmd[0] is blob_bytes and len(sys.argv) - 2 >= cmd[1])):
+        cmd[0](*sys.argv[2:])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -3,20 +3,16 @@
 
     report.py RESULTS.jsonl OUT.md OUT.svg
 
-Each line of RESULTS.jsonl is {"k": key, "v": value}; run.sh writes them. A missing value (a
-section that failed) shows as "n/a" and its target as not measured.
+run.sh records raw samples through lib/stats.py (see there for the format); the medians, spreads,
+ratios and rates are taken here. A missing value (a section that failed) shows as "n/a" and its
+target as not measured.
 """
-import json
-import statistics
 import sys
 from html import escape
 
-res = {}
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line:
-        o = json.loads(line)
-        res[o["k"]] = o["v"]
+import stats
+
+res = stats.load(sys.argv[1])
 out_md, out_svg = sys.argv[2], sys.argv[3]
 
 
@@ -25,18 +21,16 @@ def get(k, d=None):
 
 
 def med(k):
-    v = get(k)
-    if isinstance(v, list):
-        v = [x for x in v if isinstance(x, (int, float))]
-        return statistics.median(v) if v else None
-    return v
+    return stats.median(get(k))
 
 
 def spread(k):
-    v = get(k)
-    if isinstance(v, list) and len(v) > 1:
-        return f" ({min(v):.2f}–{max(v):.2f})"
-    return ""
+    return stats.spread(get(k))
+
+
+def tp(k):
+    """a throughput summary (medianSeconds, tarMBps, tarBytes, blobBytes) of KEY's samples"""
+    return stats.rate(get(k))
 
 
 def s(x, nd=2, unit=""):
@@ -47,8 +41,7 @@ def mb(x):
     return "n/a" if x is None else f"{x / 1e6:.1f} MB"
 
 
-def ratio(a, b):
-    return None if a is None or b in (None, 0) else a / b
+ratio = stats.ratio
 
 
 def rs(r):
@@ -82,8 +75,8 @@ md.append("Produced by `eng/bench/run.sh`; methods in `eng/bench/README.md`; eve
 pa_g, pa_z = med("pull.a.gzip.inproc"), med("pull.a.zstd.inproc")
 pb_g, pb_z = med("pull.b.gzip.inproc"), med("pull.b.zstd.inproc")
 wb_g, wb_z = med("publish.b.gzip.warm"), med("publish.b.zstd.warm")
-tp3 = get("tp.ours.L3") or {}
-tpn3 = get("tp.native.L3") or {}
+tp3 = tp("tp.ours.L3")
+tpn3 = tp("tp.native.L3")
 ba_g, ba_z = get("bytes.a.gzip"), get("bytes.a.zstd.L3")
 bb_g, bb_z = get("bytes.b.gzip"), get("bytes.b.zstd.L3")
 rss_z = (get("rss.zstd") or {}).get("time_max_rss_bytes")
@@ -113,6 +106,10 @@ md.append("| target | measured | met |\n|---|---|---|")
 for t, m, ok in targets:
     md.append(f"| {t} | {m} | {verdict(ok)} |")
 md.append("")
+
+# names of the apps, used by every table below
+names = {"a": f"(a) samples/HelloZstd, {mb(get('size.a'))} output, aspnet base",
+         "b": f"(b) self-contained + deps, {mb(get('size.b'))} output, runtime-deps base"}
 
 # ---------------------------------------------------------------- redeploy (issue 13)
 if get("redeploy.b.zstd.publish") is not None:
@@ -151,8 +148,6 @@ md.append("Cold: our layer cache empty and the target repository new. Warm: cach
           "target from MSBuild's performance summary.\n")
 md.append("| app | state | SDK (gzip) | ZstdContainers (zstd) | zstd / gzip | container step, SDK / ours | our base layers |")
 md.append("|---|---|---|---|---|---|---|")
-names = {"a": f"(a) samples/HelloZstd, {mb(get('size.a'))} output, aspnet base",
-         "b": f"(b) self-contained + deps, {mb(get('size.b'))} output, runtime-deps base"}
 for x in "ab":
     for st in ("cold", "warm"):
         g, z = med(f"publish.{x}.gzip.{st}"), med(f"publish.{x}.zstd.{st}")
@@ -210,7 +205,7 @@ md.append("Ours: `DirectoryLayerWriter` → `ZstdBlobWriter` (tar, diff_id and d
 md.append("| level | ours | native CLI | ours / native | ours: tar → zstd bytes | native: tar → zstd bytes |")
 md.append("|---|---|---|---|---|---|")
 for l in (3, 9):
-    o, n = get(f"tp.ours.L{l}") or {}, get(f"tp.native.L{l}") or {}
+    o, n = tp(f"tp.ours.L{l}"), tp(f"tp.native.L{l}")
     md.append(f"| {l} | {s(o.get('tarMBps'), 0)} | {s(n.get('tarMBps'), 0)} | {rs(ratio(o.get('tarMBps'), n.get('tarMBps')))} | "
               f"{mb(o.get('tarBytes'))} → {mb(o.get('blobBytes'))} | {mb(n.get('tarBytes'))} → {mb(n.get('blobBytes'))} |")
 md.append("\nWhere our time goes (level 3, same folder):\n")
@@ -221,7 +216,7 @@ for k, label in (("tp.ours.tar", "DirectoryLayerWriter only (file reads + tar fr
                  ("tp.native.zstd-from-tar", f"native `zstd -T{get('meta.nproc')} -3` on the same tar file"),
                  ("tp.ours.L3", "ours, whole pipeline"), ("tp.native.L3", "native, `tar | zstd`"),
                  ("tp.ours.L3.first", "ours, whole pipeline, first iteration in a fresh process (JIT, as in every publish)")):
-    v = get(k) or {}
+    v = tp(k)
     md.append(f"| {label} | {s(v.get('tarMBps'), 0)} | {s(v.get('medianSeconds'), 3)} |")
 md.append("")
 
@@ -291,8 +286,8 @@ panel("containerd cold pull + unpack, seconds (dashed: target 0.5× SDK, in-proc
       [(f"({x})", [("SDK gzip, in-process", med(f"pull.{x}.gzip.inproc")), ("SDK gzip, unpigz", med(f"pull.{x}.gzip.pigz")),
                    ("ours zstd", med(f"pull.{x}.zstd.inproc"))], times(med(f"pull.{x}.gzip.inproc"), 0.5)) for x in "ab"])
 panel("Layer-build throughput, MB/s of tar (higher is better; dashed: target 0.9× native)",
-      [(f"level {l}", [("ours", (get(f"tp.ours.L{l}") or {}).get("tarMBps")), ("native CLI", (get(f"tp.native.L{l}") or {}).get("tarMBps"))],
-        times((get(f"tp.native.L{l}") or {}).get("tarMBps"), 0.9) if l == 3 else None) for l in (3, 9)], "{:.0f}")
+      [(f"level {l}", [("ours", tp(f"tp.ours.L{l}").get("tarMBps")), ("native CLI", tp(f"tp.native.L{l}").get("tarMBps"))],
+        times(tp(f"tp.native.L{l}").get("tarMBps"), 0.9) if l == 3 else None) for l in (3, 9)], "{:.0f}")
 
 
 def rss_mb(k, f="time_max_rss_bytes"):
