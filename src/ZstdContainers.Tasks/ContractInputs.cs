@@ -4,7 +4,7 @@ namespace ZstdContainers.Tasks;
 
 /// <summary>
 /// Reads the SDK's newer task inputs into the core's terms: the reproducibility epoch, annotation
-/// items filtered by their Scope, and the destinations and base-image sources we cannot serve.
+/// items filtered by their Scope, and the base-image sources we cannot serve.
 /// </summary>
 internal static class ContractInputs
 {
@@ -48,22 +48,6 @@ internal static class ContractInputs
             }
         }
         return selected;
-    }
-
-    /// <summary>LocalRegistry values newer SDKs know (dotnet/sdk#55249) that we cannot load an image into.</summary>
-    public static void CheckLocalRegistry(string localRegistry, string outputRegistry, string archiveOutputPath)
-    {
-        if (!string.IsNullOrWhiteSpace(outputRegistry) || !string.IsNullOrWhiteSpace(archiveOutputPath))
-        {
-            return; // LocalRegistry only matters when the image goes to the local runtime
-        }
-        var value = localRegistry.Trim();
-        if (value.Equals("Wslc", StringComparison.OrdinalIgnoreCase) || value.Equals("MacOSContainer", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ZstdContainersException(
-                ErrorCodes.UnsupportedLocalRegistry,
-                $"LocalRegistry is '{value}', a local container runtime ZstdContainers cannot load zstd images into (it loads into docker and podman). Set LocalRegistry to Docker or Podman, publish to a registry (ContainerRegistry) or an archive (ContainerArchiveOutputPath), or unset ContainerLayerCompression to let the SDK load a gzip image.");
-        }
     }
 
     /// <summary>BaseImageSource=local (read the base image from the local runtime) is not something we can do.</summary>

@@ -33,8 +33,7 @@ public sealed partial class CreateImageIndex : CoreTask
         RequiredParameters.CheckAny(nameof(CreateImageIndex), nameof(ImageTags), ImageTags);
         RequiredParameters.CheckAny(nameof(CreateImageIndex), nameof(GeneratedContainers), GeneratedContainers);
         ContractInputs.CheckBaseImageSource(BaseImageSource);
-        ContractInputs.CheckLocalRegistry(LocalRegistry, OutputRegistry, ArchiveOutputPath);
-        var request = new ImageIndexRequest
+                var request = new ImageIndexRequest
         {
             Images = [.. GeneratedContainers.Select(item => new GeneratedImage(
                 item.GetMetadata("Manifest"), item.GetMetadata("Configuration"), item.GetMetadata("ManifestDigest"), item.GetMetadata("ManifestMediaType")))],
@@ -43,13 +42,13 @@ public sealed partial class CreateImageIndex : CoreTask
             Tags = ImageTags,
             OutputRegistry = OutputRegistry,
             ArchiveOutputPath = ArchiveOutputPath,
-            LocalRegistry = LocalRegistry,
+            LocalRuntime = LocalRegistrySetting.Parse(LocalRegistry, OutputRegistry, ArchiveOutputPath),
             Compression = SettingsHandOff.Find(BuildEngine, Repository).Compression,
             SourceDateEpoch = ContractInputs.SourceDateEpoch(SourceDateEpoch),
             IndexAnnotations = ContractInputs.Annotations(Annotations, ContractInputs.AnnotationScope.Index),
         };
         var options = RegistryClientOptions.FromSdkEnvironment(log);
-        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);
+        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRuntime, request.Repository, options, log);
         var (index, archivePath) = await new ImageIndexPublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
         GeneratedImageIndex = System.Text.Encoding.UTF8.GetString(index.Content);
         GeneratedArchiveOutputPath = archivePath ?? ArchiveOutputPath;

@@ -59,7 +59,7 @@ public sealed partial class CreateNewImage : CoreTask
     {
         var request = BuildRequest(log);
         var options = RegistryClientOptions.FromSdkEnvironment(log);
-        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, log);
+        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRuntime, request.Repository, options, log);
         var result = await new ContainerImagePublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
         PublishReportOutput.Write(result.Report, PublishReportOutput.DirectoryFor(PublishDirectory), options.Environment, log);
 
@@ -87,8 +87,7 @@ public sealed partial class CreateNewImage : CoreTask
         RequiredParameters.CheckAny(nameof(CreateNewImage), nameof(ImageTags), ImageTags);
         WindowsImages.Refuse(ContainerRuntimeIdentifier);
         var settings = SettingsHandOff.Find(BuildEngine, Repository);
-        ContractInputs.CheckLocalRegistry(LocalRegistry, OutputRegistry, ArchiveOutputPath);
-        return new ImageRequest
+                return new ImageRequest
         {
             BaseImage = new ImageReference(
                 BaseRegistry,
@@ -102,7 +101,7 @@ public sealed partial class CreateNewImage : CoreTask
             Tags = ImageTags,
             OutputRegistry = OutputRegistry,
             ArchiveOutputPath = ArchiveOutputPath,
-            LocalRegistry = LocalRegistry,
+            LocalRuntime = LocalRegistrySetting.Parse(LocalRegistry, OutputRegistry, ArchiveOutputPath),
             Entrypoint = Values(Entrypoint),
             EntrypointArgs = Values(EntrypointArgs),
             DefaultArgs = Values(DefaultArgs),

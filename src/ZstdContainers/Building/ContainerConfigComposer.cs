@@ -227,7 +227,7 @@ public static partial class ContainerConfigComposer
         return labels;
     }
 
-    /// <summary>An explicit ContainerUser wins; otherwise the base's APP_UID (Microsoft's non-root user); otherwise the base's User.</summary>
+    /// <summary>A user the project names wins; otherwise the base's APP_UID (Microsoft's non-root user); otherwise the base's User.</summary>
     private static string? ComposeUser(JsonObject baseInner, ImageRequest request, List<KeyValuePair<string, string>> env)
     {
         if (!string.IsNullOrWhiteSpace(request.User))

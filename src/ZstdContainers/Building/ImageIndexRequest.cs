@@ -20,7 +20,8 @@ public sealed record ImageIndexRequest
 
     public string? ArchiveOutputPath { get; init; }
 
-    public string? LocalRegistry { get; init; }
+    /// <summary>The local runtime to load into when there is no registry or archive; null: detect one.</summary>
+    public Destinations.LocalRuntimeKind? LocalRuntime { get; init; }
 
     /// <summary>Annotations for the image index (see <see cref="ImageAnnotations.Resolve"/>).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> IndexAnnotations { get; init; } = [];

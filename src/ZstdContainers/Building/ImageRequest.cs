@@ -29,7 +29,8 @@ public sealed record ImageRequest
 
     public string? ArchiveOutputPath { get; init; }
 
-    public string? LocalRegistry { get; init; }
+    /// <summary>The local runtime to load into when there is no registry or archive; null: detect one.</summary>
+    public Destinations.LocalRuntimeKind? LocalRuntime { get; init; }
 
     public IReadOnlyList<string> Entrypoint { get; init; } = [];
 

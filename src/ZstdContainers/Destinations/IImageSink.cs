@@ -36,11 +36,11 @@ public static class ImageSinks
     /// is given, else the local docker or podman.
     /// </summary>
     public static IImageSink For(
-        string? archiveOutputPath, string? outputRegistry, string? localRegistry, string repository,
+        string? archiveOutputPath, string? outputRegistry, LocalRuntimeKind? localRuntime, string repository,
         Registry.RegistryClientOptions options, IBuildLog log) =>
         !string.IsNullOrWhiteSpace(archiveOutputPath) ? new ArchiveSink(ArchivePaths.Resolve(archiveOutputPath, repository))
         : !string.IsNullOrWhiteSpace(outputRegistry) ? new RegistrySink(outputRegistry.Trim(), options, log)
-        : new LocalDaemonSink(localRegistry, options.Environment, log);
+        : new LocalDaemonSink(localRuntime, options.Environment, log);
 
     internal static IReadOnlyList<string> Distinct(IReadOnlyList<string> tags) => [.. tags.Distinct(StringComparer.Ordinal)];
 

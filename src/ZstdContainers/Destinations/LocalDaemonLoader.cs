@@ -35,16 +35,13 @@ public sealed record LocalLoadResult(LocalRuntime Runtime, IReadOnlyList<string>
 /// error message when it fails.
 /// </summary>
 /// <remarks>
-/// The local registry setting picks the tool: "Docker" or "Podman" (any case), or empty to detect one — docker
+/// The user picks the tool (<see cref="LocalRuntimeKind"/>), or leaves it to detection — docker
 /// when the CLI is on PATH and its daemon answers <c>docker version</c>, else podman when
 /// <c>podman version</c> works. Docker Engine reads zstd layers from 23.0 on; an older engine is
 /// refused up front (ZSTDC4004) instead of failing on the first layer.
 /// </remarks>
 public sealed class LocalDaemonLoader
 {
-    public const string DockerValue = "Docker";
-    public const string PodmanValue = "Podman";
-
     /// <summary>The first Docker Engine release that pulls and loads zstd-compressed layers (moby/moby#41759).</summary>
     public static readonly Version FirstDockerEngineWithZstd = new(23, 0);
 
@@ -70,35 +67,10 @@ public sealed class LocalDaemonLoader
     /// <summary>How long <c>docker version</c> / <c>podman version</c> may take before the tool counts as unavailable.</summary>
     public TimeSpan ProbeTimeout { get; init; } = DefaultProbeTimeout;
 
-    /// <summary>
-    /// Reads the local registry setting: "Docker" or "Podman" in any case, null for empty (detect).
-    /// </summary>
-    /// <exception cref="ZstdContainersException">ZSTDC1010 for any other value.</exception>
-    public static LocalRuntimeKind? ParseLocalRegistry(string? value)
+    /// <summary>Finds the runtime the user asks for (null: the first that answers) and checks it answers.</summary>
+    /// <exception cref="ZstdContainersException">ZSTDC4001 when nothing answers.</exception>
+    public async Task<LocalRuntime> FindRuntimeAsync(LocalRuntimeKind? requested, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return null;
-        }
-        var trimmed = value.Trim();
-        if (string.Equals(trimmed, DockerValue, StringComparison.OrdinalIgnoreCase))
-        {
-            return LocalRuntimeKind.Docker;
-        }
-        if (string.Equals(trimmed, PodmanValue, StringComparison.OrdinalIgnoreCase))
-        {
-            return LocalRuntimeKind.Podman;
-        }
-        throw new ZstdContainersException(
-            ErrorCodes.InvalidLocalRegistry,
-            $"{UserSetting.LocalRegistry} is '{value}', which is not a local container runtime this package knows. Use '{DockerValue}' or '{PodmanValue}', or leave it empty to use docker when its daemon is running and podman otherwise.");
-    }
-
-    /// <summary>Finds the runtime the local registry setting asks for (or the first that answers) and checks it answers.</summary>
-    /// <exception cref="ZstdContainersException">ZSTDC1010 for a bad value; ZSTDC4001 when nothing answers.</exception>
-    public async Task<LocalRuntime> FindRuntimeAsync(string? localRegistry, CancellationToken cancellationToken)
-    {
-        var requested = ParseLocalRegistry(localRegistry);
         LocalRuntimeKind[] candidates = requested is { } kind ? [kind] : [LocalRuntimeKind.Docker, LocalRuntimeKind.Podman];
 
         var failures = new List<string>();
@@ -117,20 +89,20 @@ public sealed class LocalDaemonLoader
         var instead = $"or set {UserSetting.Registry} to push the image to a registry, or {UserSetting.ArchiveOutputPath} to write it to a tar file instead.";
         var message = requested is null
             ? $"No local container runtime answered, so there is nothing to load the image into. {EndSentence("Tried " + string.Join("; ", failures.Select(TrimSentence)))} Start Docker (Engine {FirstDockerEngineWithZstd} or newer reads zstd layers) or install Podman; {instead}"
-            : $"{UserSetting.LocalRegistry} is '{localRegistry}', but {EndSentence(failures[0])} Make {CommandOf(requested.Value)} work, or set {UserSetting.LocalRegistry} to the other runtime (or leave it empty to use whichever answers); {instead}";
+            : $"{UserSetting.LocalRegistry} is '{requested}', but {EndSentence(failures[0])} Make {CommandOf(requested.Value)} work, or set {UserSetting.LocalRegistry} to the other runtime (or leave it empty to use whichever answers); {instead}";
         throw new ZstdContainersException(ErrorCodes.LocalDaemonUnavailable, message);
     }
 
     /// <summary>Finds the runtime and streams <paramref name="content"/> into its <c>load</c> command.</summary>
     /// <exception cref="ZstdContainersException">
-    /// ZSTDC1010, ZSTDC4001 (no runtime), ZSTDC4004 (Docker Engine too old for zstd), ZSTDC4002 (the
+    /// ZSTDC4001 (no runtime), ZSTDC4004 (Docker Engine too old for zstd), ZSTDC4002 (the
     /// load failed), ZSTDC4003 (a layer does not match its descriptor).
     /// </exception>
-    public async Task<LocalLoadResult> LoadAsync(ImageSet content, string? localRegistry, CancellationToken cancellationToken)
+    public async Task<LocalLoadResult> LoadAsync(ImageSet content, LocalRuntimeKind? requested, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         content.Validate();
-        var runtime = await FindRuntimeAsync(localRegistry, cancellationToken).ConfigureAwait(false);
+        var runtime = await FindRuntimeAsync(requested, cancellationToken).ConfigureAwait(false);
         EnsureReadsZstd(runtime, content);
 
         var names = content.ImageNames;

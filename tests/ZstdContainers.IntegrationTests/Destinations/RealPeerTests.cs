@@ -194,7 +194,7 @@ public sealed class RealPeerTests : IAsyncLifetime
         var environment = PodmanStoreEnvironment();
         var loader = new LocalDaemonLoader(ProcessCommandRunner.Instance, environment: environment);
 
-        var result = await loader.LoadAsync(TestImages.Single(BusyboxImage, Repository, _tag, "latest"), "Podman", CancellationToken.None);
+        var result = await loader.LoadAsync(TestImages.Single(BusyboxImage, Repository, _tag, "latest"), LocalRuntimeKind.Podman, CancellationToken.None);
 
         Assert.Equal(LocalRuntimeKind.Podman, result.Runtime.Kind);
         var names = await PodmanImageNamesAsync([], environment);
@@ -208,7 +208,7 @@ public sealed class RealPeerTests : IAsyncLifetime
         var environment = PodmanStoreEnvironment();
         var loader = new LocalDaemonLoader(ProcessCommandRunner.Instance, environment: environment);
 
-        await loader.LoadAsync(MultiPlatform(_tag, "latest", "stable"), "podman", CancellationToken.None);
+        await loader.LoadAsync(MultiPlatform(_tag, "latest", "stable"), LocalRuntimeKind.Podman, CancellationToken.None);
 
         var names = await PodmanImageNamesAsync([], environment);
         Assert.Contains($"localhost/{Repository}:{_tag}", names);
@@ -226,7 +226,7 @@ public sealed class RealPeerTests : IAsyncLifetime
         var loader = new LocalDaemonLoader(ProcessCommandRunner.Instance, environment: environment);
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => loader.LoadAsync(TestImages.Single(broken, Repository, _tag), "Podman", CancellationToken.None));
+            () => loader.LoadAsync(TestImages.Single(broken, Repository, _tag), LocalRuntimeKind.Podman, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonLoadFailed, error.Code);
         Assert.Contains("\"podman load\" failed with exit code", error.Message, StringComparison.Ordinal);
@@ -243,7 +243,7 @@ public sealed class RealPeerTests : IAsyncLifetime
         var loader = new LocalDaemonLoader(ProcessCommandRunner.Instance);
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => loader.FindRuntimeAsync("Docker", CancellationToken.None));
+            () => loader.FindRuntimeAsync(LocalRuntimeKind.Docker, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonUnavailable, error.Code);
         Assert.Contains("daemon", error.Message, StringComparison.OrdinalIgnoreCase);
@@ -257,7 +257,7 @@ public sealed class RealPeerTests : IAsyncLifetime
         var name = $"{Repository}:{_tag}";
         try
         {
-            var result = await loader.LoadAsync(TestImages.Single(BusyboxImage, Repository, _tag), "Docker", CancellationToken.None);
+            var result = await loader.LoadAsync(TestImages.Single(BusyboxImage, Repository, _tag), LocalRuntimeKind.Docker, CancellationToken.None);
 
             Assert.Equal(LocalRuntimeKind.Docker, result.Runtime.Kind);
             var output = await PeerTools.RunAsync("docker", ["run", "--rm", name]);
@@ -279,12 +279,12 @@ public sealed class RealPeerTests : IAsyncLifetime
 
         if (!PeerTools.DockerDaemonRunning && !podman)
         {
-            var error = await Assert.ThrowsAsync<ZstdContainersException>(() => loader.FindRuntimeAsync("", CancellationToken.None));
+            var error = await Assert.ThrowsAsync<ZstdContainersException>(() => loader.FindRuntimeAsync(null, CancellationToken.None));
             Assert.Equal(ErrorCodes.LocalDaemonUnavailable, error.Code);
             return;
         }
 
-        var runtime = await loader.FindRuntimeAsync("", CancellationToken.None);
+        var runtime = await loader.FindRuntimeAsync(null, CancellationToken.None);
 
         Assert.Equal(PeerTools.DockerDaemonRunning ? LocalRuntimeKind.Docker : LocalRuntimeKind.Podman, runtime.Kind);
         Assert.False(string.IsNullOrEmpty(runtime.Version));

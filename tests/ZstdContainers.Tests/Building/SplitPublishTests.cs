@@ -80,7 +80,7 @@ public sealed class SplitPublishTests : IDisposable
     private async Task<ImagePublishResult> PublishAsync(ImageRequest request)
     {
         var options = RegistryTestHelpers.Options(_fake, _log);
-        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRegistry, request.Repository, options, _log);
+        var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRuntime, request.Repository, options, _log);
         return await new ContainerImagePublisher(options, _log).PublishAsync(request, sink, CancellationToken.None);
     }
 

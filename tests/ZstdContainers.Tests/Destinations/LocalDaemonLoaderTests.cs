@@ -88,31 +88,6 @@ public sealed class LocalDaemonLoaderTests
         throw new InvalidOperationException($"{name} is not in the archive");
     }
 
-    [Theory]
-    [InlineData("Docker", LocalRuntimeKind.Docker)]
-    [InlineData("docker", LocalRuntimeKind.Docker)]
-    [InlineData(" PODMAN ", LocalRuntimeKind.Podman)]
-    [InlineData("podman", LocalRuntimeKind.Podman)]
-    public void LocalRegistry_values_are_case_insensitive(string value, LocalRuntimeKind expected) =>
-        Assert.Equal(expected, LocalDaemonLoader.ParseLocalRegistry(value));
-
-    [Theory]
-    [InlineData(null)]
-    [InlineData("")]
-    [InlineData("  ")]
-    public void Empty_LocalRegistry_means_detect(string? value) => Assert.Null(LocalDaemonLoader.ParseLocalRegistry(value));
-
-    [Fact]
-    public void Unknown_LocalRegistry_is_a_coded_error_naming_the_allowed_values()
-    {
-        var error = Assert.Throws<ZstdContainersException>(() => LocalDaemonLoader.ParseLocalRegistry("containerd"));
-
-        Assert.Equal(ErrorCodes.InvalidLocalRegistry, error.Code);
-        Assert.Contains("'containerd'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("'Docker'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("'Podman'", error.Message, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task Auto_detect_prefers_a_docker_whose_daemon_answers_and_streams_the_archive_into_docker_load()
     {
@@ -120,7 +95,7 @@ public sealed class LocalDaemonLoaderTests
             .On(DockerProbe, FakeCommandRunner.Ok("28.2.2\n"))
             .On("docker load", FakeCommandRunner.Ok("Loaded image: zc/app:1.0\n"));
 
-        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "", CancellationToken.None);
+        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), null, CancellationToken.None);
 
         Assert.Equal(LocalRuntimeKind.Docker, result.Runtime.Kind);
         Assert.Equal("28.2.2", result.Runtime.Version);
@@ -159,7 +134,7 @@ public sealed class LocalDaemonLoaderTests
             .On(PodmanProbe, FakeCommandRunner.Ok("5.4.0"))
             .On("podman load", FakeCommandRunner.Ok());
 
-        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "", CancellationToken.None);
+        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), null, CancellationToken.None);
 
         Assert.Equal(LocalRuntimeKind.Podman, result.Runtime.Kind);
     }
@@ -171,7 +146,7 @@ public sealed class LocalDaemonLoaderTests
             .On(DockerProbe, FakeCommandRunner.Fail(1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock."));
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "", CancellationToken.None));
+            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), null, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonUnavailable, error.Code);
         Assert.Contains("docker", error.Message, StringComparison.Ordinal);
@@ -191,7 +166,7 @@ public sealed class LocalDaemonLoaderTests
             .On(PodmanProbe, FakeCommandRunner.Ok("4.3.1"))
             .On("podman load", FakeCommandRunner.Ok());
 
-        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "podman", CancellationToken.None);
+        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), LocalRuntimeKind.Podman, CancellationToken.None);
 
         Assert.Equal(LocalRuntimeKind.Podman, result.Runtime.Kind);
         Assert.Equal([PodmanProbe, "podman load"], runner.Requests.Select(CommandLine));
@@ -205,7 +180,7 @@ public sealed class LocalDaemonLoaderTests
             .On(PodmanProbe, FakeCommandRunner.Ok("4.3.1"));
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "Docker", CancellationToken.None));
+            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), LocalRuntimeKind.Docker, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonUnavailable, error.Code);
         Assert.Contains("LocalRegistry is 'Docker'", PropertyNames.Render(error.Message), StringComparison.Ordinal);
@@ -220,7 +195,7 @@ public sealed class LocalDaemonLoaderTests
             .On("docker load", FakeCommandRunner.Fail(1, "\n  Error response from daemon: no space left on device  \n\n"));
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "Docker", CancellationToken.None));
+            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), LocalRuntimeKind.Docker, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonLoadFailed, error.Code);
         Assert.Contains("\"docker load\" failed with exit code 1: Error response from daemon: no space left on device. The image", error.Message, StringComparison.Ordinal);
@@ -235,7 +210,7 @@ public sealed class LocalDaemonLoaderTests
             .On("podman load", new CommandResult { Started = true, ExitCode = 0, StandardInputError = new IOException("Broken pipe") });
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "Podman", CancellationToken.None));
+            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), LocalRuntimeKind.Podman, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonLoadFailed, error.Code);
         Assert.Contains("stopped reading", error.Message, StringComparison.Ordinal);
@@ -251,7 +226,7 @@ public sealed class LocalDaemonLoaderTests
             .On("docker load", FakeCommandRunner.Ok());
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "", CancellationToken.None));
+            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), null, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.LocalDaemonTooOld, error.Code);
         Assert.Contains(version, error.Message, StringComparison.Ordinal);
@@ -270,7 +245,7 @@ public sealed class LocalDaemonLoaderTests
             .On(DockerProbe, FakeCommandRunner.Ok(version))
             .On("docker load", FakeCommandRunner.Ok());
 
-        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "", CancellationToken.None);
+        var result = await new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), null, CancellationToken.None);
 
         Assert.Equal(LocalRuntimeKind.Docker, result.Runtime.Kind);
     }
@@ -283,7 +258,7 @@ public sealed class LocalDaemonLoaderTests
             .On(DockerProbe, FakeCommandRunner.Ok("20.10.24"))
             .On("docker load", FakeCommandRunner.Ok());
 
-        var result = await new LocalDaemonLoader(runner).LoadAsync(TestImages.Single(gzipImage), "", CancellationToken.None);
+        var result = await new LocalDaemonLoader(runner).LoadAsync(TestImages.Single(gzipImage), null, CancellationToken.None);
 
         Assert.Equal(LocalRuntimeKind.Docker, result.Runtime.Kind);
     }
@@ -296,7 +271,7 @@ public sealed class LocalDaemonLoaderTests
             .On(PodmanProbe, FakeCommandRunner.Ok("4.3.1"))
             .On("podman load", FakeCommandRunner.Ok());
 
-        await new LocalDaemonLoader(runner, environment: environment).LoadAsync(Content("1.0"), "Podman", CancellationToken.None);
+        await new LocalDaemonLoader(runner, environment: environment).LoadAsync(Content("1.0"), LocalRuntimeKind.Podman, CancellationToken.None);
 
         Assert.All(runner.Requests, r => Assert.Equal("vfs", r.Environment!["STORAGE_DRIVER"]));
     }
@@ -314,7 +289,7 @@ public sealed class LocalDaemonLoaderTests
             .On("podman load", FakeCommandRunner.Ok());
         var loader = new LocalDaemonLoader(runner) { ProbeTimeout = TimeSpan.FromMilliseconds(100) };
 
-        var runtime = await loader.FindRuntimeAsync("", CancellationToken.None);
+        var runtime = await loader.FindRuntimeAsync(null, CancellationToken.None);
 
         Assert.Equal(LocalRuntimeKind.Podman, runtime.Kind);
     }
@@ -332,7 +307,7 @@ public sealed class LocalDaemonLoaderTests
             });
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(
-            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), "", cts.Token));
+            () => new LocalDaemonLoader(runner).LoadAsync(Content("1.0"), null, cts.Token));
         Assert.Single(runner.Requests);
     }
 
@@ -354,7 +329,7 @@ public sealed class LocalDaemonLoaderTests
             .On("podman tag zc/multi:1.0 zc/multi:latest", FakeCommandRunner.Ok())
             .On("podman tag zc/multi:1.0 zc/multi:stable", FakeCommandRunner.Ok());
 
-        var result = await new LocalDaemonLoader(runner).LoadAsync(content, "Podman", CancellationToken.None);
+        var result = await new LocalDaemonLoader(runner).LoadAsync(content, LocalRuntimeKind.Podman, CancellationToken.None);
 
         Assert.Equal(
             [PodmanProbe, "podman load", "podman tag zc/multi:1.0 zc/multi:latest", "podman tag zc/multi:1.0 zc/multi:stable"],
@@ -381,7 +356,7 @@ public sealed class LocalDaemonLoaderTests
             .On(DockerProbe, FakeCommandRunner.Ok("28.2.2"))
             .On("docker load", FakeCommandRunner.Ok());
 
-        await new LocalDaemonLoader(runner).LoadAsync(content, "Docker", CancellationToken.None);
+        await new LocalDaemonLoader(runner).LoadAsync(content, LocalRuntimeKind.Docker, CancellationToken.None);
 
         var index = JsonDocument.Parse(TarFile(runner.StandardInputs["docker load"], "index.json")).RootElement;
         Assert.Equal(
@@ -399,7 +374,7 @@ public sealed class LocalDaemonLoaderTests
             .On("podman load", FakeCommandRunner.Ok());
 
         var error = await Assert.ThrowsAsync<ZstdContainersException>(
-            () => new LocalDaemonLoader(runner).LoadAsync(TestImages.Single(damaged), "Podman", CancellationToken.None));
+            () => new LocalDaemonLoader(runner).LoadAsync(TestImages.Single(damaged), LocalRuntimeKind.Podman, CancellationToken.None));
 
         Assert.Equal(ErrorCodes.ArchiveBlobMismatch, error.Code);
     }
