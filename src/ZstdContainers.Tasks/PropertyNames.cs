@@ -14,7 +14,7 @@ internal static class PropertyNames
         [UserSetting.Registry] = "ContainerRegistry",
         [UserSetting.Repository] = "ContainerRepository",
         [UserSetting.ArchiveOutputPath] = "ContainerArchiveOutputPath",
-        [UserSetting.LocalRegistry] = "LocalRegistry",
+        [UserSetting.LocalRuntime] = "LocalRegistry",
         [UserSetting.RuntimeIdentifier] = "ContainerRuntimeIdentifier",
         [UserSetting.RuntimeIdentifiers] = "ContainerRuntimeIdentifiers",
         [UserSetting.LayerCompression] = "ContainerLayerCompression",

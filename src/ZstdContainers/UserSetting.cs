@@ -16,7 +16,7 @@ public sealed partial class UserSetting
     public static readonly UserSetting Registry = new(nameof(Registry));
     public static readonly UserSetting Repository = new(nameof(Repository));
     public static readonly UserSetting ArchiveOutputPath = new(nameof(ArchiveOutputPath));
-    public static readonly UserSetting LocalRegistry = new(nameof(LocalRegistry));
+    public static readonly UserSetting LocalRuntime = new(nameof(LocalRuntime));
     public static readonly UserSetting RuntimeIdentifier = new(nameof(RuntimeIdentifier));
     public static readonly UserSetting RuntimeIdentifiers = new(nameof(RuntimeIdentifiers));
     public static readonly UserSetting LayerCompression = new(nameof(LayerCompression));

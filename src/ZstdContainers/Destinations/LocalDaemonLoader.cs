@@ -89,7 +89,7 @@ public sealed class LocalDaemonLoader
         var instead = $"or set {UserSetting.Registry} to push the image to a registry, or {UserSetting.ArchiveOutputPath} to write it to a tar file instead.";
         var message = requested is null
             ? $"No local container runtime answered, so there is nothing to load the image into. {EndSentence("Tried " + string.Join("; ", failures.Select(TrimSentence)))} Start Docker (Engine {FirstDockerEngineWithZstd} or newer reads zstd layers) or install Podman; {instead}"
-            : $"{UserSetting.LocalRegistry} is '{requested}', but {EndSentence(failures[0])} Make {CommandOf(requested.Value)} work, or set {UserSetting.LocalRegistry} to the other runtime (or leave it empty to use whichever answers); {instead}";
+            : $"{UserSetting.LocalRuntime} is '{requested}', but {EndSentence(failures[0])} Make {CommandOf(requested.Value)} work, or set {UserSetting.LocalRuntime} to the other runtime (or leave it empty to use whichever answers); {instead}";
         throw new ZstdContainersException(ErrorCodes.LocalDaemonUnavailable, message);
     }
 
