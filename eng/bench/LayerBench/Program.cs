@@ -9,6 +9,8 @@
 //                encoder + both hashes + blob write, no tar building
 //   LayerBench transcode [--level 3] [--workers N] --layer FILE.gz DIGEST DIFFID [--layer ...]
 //       BaseLayerTranscoder on base layer blobs on disk; prints the zstd size of each.
+//   LayerBench chunked --tar FILE [--level 3]
+//       where the bytes of a zstd:chunked layer go, against plain zstd (see ChunkedAnalysis.cs).
 //
 // Every iteration prints one JSON line; the last line is {"summary":...} with the median and the
 // process's peak working set. Output blobs go to --out (default: a temp file), deleted after.
@@ -89,6 +91,9 @@ try
             Emit(new { summary = true, level, zstdBytes = total, seconds = clock.Elapsed.TotalSeconds, peakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64 });
             break;
         }
+        case "chunked":
+            Emit(await ChunkedAnalysis.RunAsync(Opt("tar", ""), level, outPath));
+            break;
         default:
             Console.Error.WriteLine($"unknown command '{args[0]}'");
             return 2;
