@@ -132,6 +132,37 @@ public sealed class ZstdChunkedBlobWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task The_toc_and_the_tar_split_are_compressed_at_level_9_when_the_layer_level_is_lower()
+    {
+        // 3,000 small files, as in an OS layer: the TOC and the tar-split are then a few hundred kB.
+        using var output = new MemoryStream();
+        using (var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            for (var i = 0; i < 3000; i++)
+            {
+                writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, $"usr/share/doc/package-{i}/copyright")
+                {
+                    ModificationTime = new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.Zero),
+                    DataStream = new MemoryStream(LayerTestData.Text(200 + (i % 300), seed: i)),
+                });
+            }
+        }
+
+        var (_, bytes, reader) = await Write(output.ToArray(), new ZstdSettings(level: 3));
+
+        var toc = reader.Annotations["io.github.containers.zstd-chunked.manifest-position"].Split(':').Select(long.Parse).ToArray();
+        using (var level9 = new ZstdSharp.Compressor(9))
+        {
+            Assert.Equal(level9.Wrap(reader.TocJson).ToArray(), bytes.AsSpan((int)toc[0], (int)toc[1]).ToArray());
+        }
+        var tarSplit = reader.Annotations["io.github.containers.zstd-chunked.tarsplit-position"].Split(':').Select(long.Parse).ToArray();
+        var lines = ZstdChunkedReader.Decompress(bytes.AsSpan((int)tarSplit[0], (int)tarSplit[1]));
+        using var level3 = new ZstdSharp.Compressor(3);
+        var atLevel3 = level3.Wrap(lines).Length;
+        Assert.True(tarSplit[1] < atLevel3 * 0.95, $"tar-split {tarSplit[1]} bytes, {atLevel3} at level 3");
+    }
+
+    [Fact]
     public async Task A_global_pax_header_is_refused_with_a_code()
     {
         using var tar = new MemoryStream();

@@ -27,14 +27,15 @@ public static class ZstdChunkedBlobWriter
         {
             using var compressed = new HashingWriteStream(file, leaveOpen: true);
             using var frames = new FrameBatcher(compressed, settings, cancellationToken);
-            using var tarSplit = new TarSplitRecorder(settings.Level);
+            var metadataLevel = ZstdChunkedTrailer.MetadataLevel(settings.Level);
+            using var tarSplit = new TarSplitRecorder(metadataLevel);
             using var layout = new ChunkedTarStream(frames, tarSplit);
             using var tar = new HashingWriteStream(layout, leaveOpen: true, forwardFlush: false);
 
             await writeTar(tar, cancellationToken).ConfigureAwait(false);
             layout.Finish();
             frames.Complete();
-            var annotations = ZstdChunkedTrailer.Write(frames, layout.Entries, tarSplit, settings.Level);
+            var annotations = ZstdChunkedTrailer.Write(frames, layout.Entries, tarSplit, metadataLevel);
             await file.FlushAsync(cancellationToken).ConfigureAwait(false);
 
             var descriptor = new Descriptor
