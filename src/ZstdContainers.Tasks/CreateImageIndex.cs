@@ -49,6 +49,7 @@ public sealed partial class CreateImageIndex : CoreTask
         };
         var options = RegistryClientOptions.FromSdkEnvironment(log);
         var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRuntime, request.Repository, options, log);
+        using var ownedSink = sink as IDisposable; // a registry sink holds its client (connections, token)
         var (index, archivePath) = await new ImageIndexPublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
         GeneratedImageIndex = System.Text.Encoding.UTF8.GetString(index.Content);
         GeneratedArchiveOutputPath = archivePath ?? ArchiveOutputPath;

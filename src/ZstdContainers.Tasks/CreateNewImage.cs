@@ -60,6 +60,7 @@ public sealed partial class CreateNewImage : CoreTask
         var request = BuildRequest(log);
         var options = RegistryClientOptions.FromSdkEnvironment(log);
         var sink = ImageSinks.For(request.ArchiveOutputPath, request.OutputRegistry, request.LocalRuntime, request.Repository, options, log);
+        using var ownedSink = sink as IDisposable; // a registry sink holds its client (connections, token)
         var result = await new ContainerImagePublisher(options, log).PublishAsync(request, sink, cancellationToken).ConfigureAwait(false);
         PublishReportOutput.Write(result.Report, PublishReportOutput.DirectoryFor(PublishDirectory), options.Environment, log);
 

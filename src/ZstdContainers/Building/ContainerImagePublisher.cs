@@ -38,7 +38,8 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         try
         {
             var baseSettings = new ZstdSettings(request.Compression.EffectiveBaseLevel) { Chunked = request.Compression.Chunked };
-            using var targetRegistry = sink is RegistrySink registrySink ? new RegistryClient(registrySink.Registry, RegistryAccess.Push, registryOptions) : null;
+            // The sink's own client: the cache lookup and the push share its connection and token.
+            var targetRegistry = (sink as RegistrySink)?.Client;
             var registryCache = targetRegistry is null
                 ? null
                 : RegistryLayerCandidates.LoadAsync(targetRegistry, RegistryCacheSources(request, targetRegistry.Registry), baseImage.Platform, MediaTypes.OciLayerZstd, log, cancellationToken);

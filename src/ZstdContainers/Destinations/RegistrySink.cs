@@ -2,10 +2,19 @@ using ZstdContainers.Registry;
 
 namespace ZstdContainers.Destinations;
 
-/// <summary>A registry (ContainerRegistry): blobs first, then the manifest or index under every tag.</summary>
-public sealed class RegistrySink(string registry, RegistryClientOptions options, IBuildLog log) : IImageSink
+/// <summary>
+/// A registry (ContainerRegistry): blobs first, then the manifest or index under every tag. The sink
+/// owns the one client a publish opens on the target registry: the registry layer cache reads through
+/// <see cref="Client"/> too, so the registry sees one /v2/ probe and one token exchange, not one per step.
+/// </summary>
+public sealed class RegistrySink(string registry, RegistryClientOptions options, IBuildLog log) : IImageSink, IDisposable
 {
+    private readonly Lazy<RegistryClient> _client = new(() => new RegistryClient(registry, RegistryAccess.Push, options));
+
     public string Registry { get; } = registry;
+
+    /// <summary>The client on the target registry (push access), created on first use, disposed with the sink.</summary>
+    public RegistryClient Client => _client.Value;
 
     public string Verb => "Pushed";
 
@@ -21,8 +30,7 @@ public sealed class RegistrySink(string registry, RegistryClientOptions options,
 
     public async Task<ShipReport> ShipAsync(ImageSet images, CancellationToken cancellationToken)
     {
-        using var client = new RegistryClient(Registry, RegistryAccess.Push, options);
-        var pusher = new RegistryPusher(client, images.Repository, log);
+        var pusher = new RegistryPusher(Client, images.Repository, log);
         var shipped = new List<BlobShipment>();
         foreach (var image in images.Images)
         {
@@ -35,5 +43,13 @@ public sealed class RegistrySink(string registry, RegistryClientOptions options,
             : (images.Images.Single().Manifest, images.Images.Single().ManifestMediaType);
         await pusher.PushManifestAsync(manifest, mediaType, images.DistinctTags(), cancellationToken).ConfigureAwait(false);
         return new ShipReport(shipped);
+    }
+
+    public void Dispose()
+    {
+        if (_client.IsValueCreated)
+        {
+            _client.Value.Dispose();
+        }
     }
 }

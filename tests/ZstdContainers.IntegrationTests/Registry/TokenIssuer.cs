@@ -181,8 +181,8 @@ public sealed class TokenIssuer : IDisposable
         TimeSpan? acceptedFor = null;
         if (FirstTokenAcceptedFor is { } shortLived)
         {
-            // Every token handed out before that moment dies with the first one: a publish may open more than one
-            // client on the registry (the layer-cache lookup and the push), each with a token of its own.
+            // Every token handed out before that moment dies with the first one: a test whose publish opens more
+            // than one client on the registry (each with a token of its own) still meets the expiry in every client.
             var now = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
             FirstTokenRefusedAfter ??= now + shortLived;
             if (now < FirstTokenRefusedAfter)

@@ -71,6 +71,28 @@ public sealed class PublisherTests : IDisposable
     }
 
     [Fact]
+    public async Task A_registry_publish_talks_to_the_target_repository_through_one_client_one_challenge_and_one_token()
+    {
+        _fake.Auth = FakeRegistry.AuthMode.Bearer;
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        var environment = RegistryTestHelpers.Env(("DOTNET_CONTAINER_REGISTRY_UNAME", _fake.User), ("DOTNET_CONTAINER_REGISTRY_PWORD", _fake.Password));
+        var options = RegistryTestHelpers.Options(_fake, _log, environment);
+        var request = Request(baseImage, tags: ["1.0"]);
+        using (var sink = new RegistrySink(RegistryTestHelpers.Registry, options, _log))
+        {
+            await new ContainerImagePublisher(options, _log).PublishAsync(request, sink, CancellationToken.None);
+        }
+
+        // The registry cache lookup (GET of the tag being pushed) and the push share the sink's client:
+        // one challenge (the first request, sent without a token) and one token for the target repository.
+        Assert.NotNull(_fake.GetManifest(Target, "1.0"));
+        Assert.Contains(_fake.Requests, r => r.Method == "GET" && r.Uri.AbsolutePath == $"/v2/{Target}/manifests/1.0");
+        var targetTokens = _fake.TokenRequests.Where(r => Uri.UnescapeDataString(r.Uri.Query).Contains("repository:" + Target + ":", StringComparison.Ordinal)).ToList();
+        Assert.Single(targetTokens);
+        Assert.Single(_fake.Requests, r => r.Uri.AbsolutePath.StartsWith($"/v2/{Target}/", StringComparison.Ordinal) && r.Authorization is null);
+    }
+
+    [Fact]
     public async Task A_second_publish_with_the_same_cache_downloads_no_base_layer_and_uploads_only_the_config()
     {
         var baseImage = FakeBaseImage.Push(_fake, _root);
