@@ -44,6 +44,9 @@ internal sealed class RegistryEndpoint
         string.Equals(uri.Host, ApiHost, StringComparison.OrdinalIgnoreCase)
         && (ApiPort is { } port ? uri.Port == port : uri.IsDefaultPort);
 
+    /// <summary>"/v2/…" for the registry's own URLs, scheme://host/path for others; never the query (it can carry signatures).</summary>
+    public string Describe(Uri uri) => IsApiUri(uri) ? uri.AbsolutePath : RegistryAuthenticator.Describe(uri);
+
     public bool IsDockerHub { get; }
 
     public bool IsLoopback { get; }

@@ -45,6 +45,13 @@ internal static class RegistryErrors
 
     public static string Suffix(string? detail) => string.IsNullOrEmpty(detail) ? string.Empty : ": " + detail;
 
+    /// <summary>An unsuccessful response's body (up to 16 KiB, none for HEAD) and its condensed description.</summary>
+    public static async Task<(byte[] Body, string? Detail)> ReadErrorAsync(HttpMethod method, HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var body = method == HttpMethod.Head ? [] : await HttpBodies.ReadErrorBodyAsync(response, cancellationToken).ConfigureAwait(false);
+        return (body, DescribeBody(body, response.Content.Headers.ContentType?.MediaType));
+    }
+
     private static string ReasonPhrase(HttpStatusCode status) => status switch
     {
         HttpStatusCode.TooManyRequests => "Too Many Requests",

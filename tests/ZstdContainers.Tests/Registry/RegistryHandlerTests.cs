@@ -229,7 +229,7 @@ public sealed class RegistryHandlerTests
     }
 }
 
-/// <summary>The retry loop and the scheme probe, each alone.</summary>
+/// <summary>The retry loop and the scheme handler's probe, each alone.</summary>
 public sealed class RegistryRetryAndSchemeTests
 {
     [Fact]
@@ -294,7 +294,7 @@ public sealed class RegistryRetryAndSchemeTests
         var log = new CapturingLog();
         using var http = new HttpClient(pings);
         using var auth = new RegistryAuthenticator(endpoint, RegistryAccess.Pull, new CredentialResolver(endpoint, RegistryAccess.Pull, env, log, TimeSpan.FromSeconds(1)), http, TimeProvider.System, log, () => null);
-        using var probe = new SchemeProbe(endpoint, http, auth, log, TimeSpan.FromSeconds(5));
+        using var probe = new SchemeHandler(endpoint, http, auth, log, TimeSpan.FromSeconds(5));
 
         Assert.Null(probe.Decided);
         Assert.Equal(expected, await probe.DecideAsync(CancellationToken.None));
@@ -310,7 +310,7 @@ public sealed class RegistryRetryAndSchemeTests
         var log = new CapturingLog();
         using var http = new HttpClient(new Pings(_ => throw new InvalidOperationException("no ping expected")));
         using var auth = new RegistryAuthenticator(endpoint, RegistryAccess.Pull, new CredentialResolver(endpoint, RegistryAccess.Pull, RegistryTestHelpers.Env(), log, TimeSpan.FromSeconds(1)), http, TimeProvider.System, log, () => null);
-        using var probe = new SchemeProbe(endpoint, http, auth, log, TimeSpan.FromSeconds(5));
+        using var probe = new SchemeHandler(endpoint, http, auth, log, TimeSpan.FromSeconds(5));
         Assert.Equal("https", probe.Decided);
     }
 }

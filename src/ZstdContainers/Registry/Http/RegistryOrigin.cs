@@ -18,7 +18,7 @@ internal sealed class RegistryOrigin(RegistryEndpoint endpoint, Func<string?> sc
         && (endpoint.IsInsecure || string.Equals(uri.Scheme, scheme() ?? Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>"/v2/…" for the registry's own URLs, scheme://host/path for others; never the query (it can carry signatures).</summary>
-    public string Describe(Uri uri) => endpoint.IsApiUri(uri) ? uri.AbsolutePath : RegistryAuthenticator.Describe(uri);
+    public string Describe(Uri uri) => endpoint.Describe(uri);
 
     /// <summary>A URL the registry gave us (an upload location, a redirect) may not take a TLS registry's traffic to plain HTTP.</summary>
     public void RefuseDowngrade(Uri uri, string what)

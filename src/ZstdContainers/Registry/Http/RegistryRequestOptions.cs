@@ -12,6 +12,12 @@ internal static class RegistryRequestOptions
     /// <summary>Makes the body again when the request is sent again (after a 401).</summary>
     public static readonly HttpRequestOptionsKey<Func<HttpContent>> Content = new("zc.content");
 
+    /// <summary>
+    /// True for an upload's body requests: <see cref="RetryHandler"/> leaves their retry to the upload, which asks the
+    /// registry where its session stands first.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> RetriedByOperation = new("zc.retried-by-operation");
+
     /// <summary>Set by <see cref="RedirectHandler"/>: the URL whose response came back (the last redirect's target).</summary>
     public static readonly HttpRequestOptionsKey<Uri> AnsweredBy = new("zc.answered-by");
 

@@ -1,144 +1,57 @@
-using System.Net;
-
 namespace ZstdContainers.Registry;
 
 /// <summary>
-/// The retry loop of every registry operation: connection failures, no-progress timeouts, 408, 429 and 5xx are
-/// tried again with backoff and jitter (or the registry's Retry-After), within MaxRetries and MaxRetryTime; an
-/// attempt that moved an upload forward restarts the count. Coded failures pass through unchanged. Retries live
-/// here, around whole operations rather than in a handler, because an upload's retry re-opens its content and
-/// asks the registry where its session stands.
+/// Retries whole operations: what the <see cref="RetryHandler"/> cannot retry on its own, because the failure came
+/// after the response headers (a body cut off or stalled) or because the request is part of an upload, whose retry
+/// re-opens its content and asks the registry where its session stands. Both draw on one <see cref="RetryBudget"/>
+/// per operation. The caller's cancellation always ends it at once; coded failures pass through unchanged.
 /// </summary>
 internal sealed class RetryLoop(string registry, RegistryClientOptions options, TimeProvider time, IBuildLog log)
 {
-    private readonly RetryPolicy _retry = new(options);
+    private readonly RetryPolicy _policy = new(options);
 
-    /// <summary>
-    /// Runs an operation, retrying connection failures, timeouts, 408, 429 and 5xx with exponential backoff
-    /// and jitter (or the registry's Retry-After), within MaxRetries and MaxRetryTime. The caller's
-    /// cancellation always ends it at once. Coded failures and other errors pass through unchanged.
-    /// </summary>
+    public RetryFailures Failures { get; } = new(registry);
+
     public async Task<T> RunAsync<T>(Func<RequestAttempt, Task<T>> operation, CancellationToken ct)
     {
-        var failures = 0;
-        long streakStart = 0;
-        var waited = TimeSpan.Zero;
-        for (var number = 0; ; number++)
+        var budget = new RetryBudget(registry, _policy, time, DelayAsync, log, ct);
+        while (true)
         {
-            Failure failure;
+            RetryFailures.Failure failure;
             var attemptStart = time.GetTimestamp();
-            using (var attempt = new RequestAttempt(number, options.RequestTimeout, ct))
+            budget.CountTry();
+            using (var attempt = new RequestAttempt(budget.Tries - 1, options.RequestTimeout, ct) { Budget = budget })
             {
                 try
                 {
                     return await operation(attempt).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (Classify(ex, attempt, ct) is { } classified)
+                catch (Exception ex) when (Failures.Classify(ex, attempt, ct) is { } classified)
                 {
                     failure = classified;
                     if (attempt.MadeProgress)
                     {
-                        failures = 0;
+                        budget.Restart();
                     }
                 }
             }
 
-            if (!failure.Retryable)
+            if (!failure.Retryable || !budget.TryTake(failure.RetryAfter, attemptStart, out var wait))
             {
-                throw failure.Final(number + 1);
+                throw failure.Final(budget.Tries);
             }
-            if (failures == 0)
-            {
-                streakStart = attemptStart;
-                waited = TimeSpan.Zero;
-            }
-            failures++;
-            var delay = _retry.NextDelay(failures, failure.RetryAfter);
-            // Time spent in this streak of failures: the clock, or at least the delays already waited
-            // (the same thing in a build; tests replace the delay with one that does not sleep).
-            var elapsed = TimeSpan.FromTicks(Math.Max(time.GetElapsedTime(streakStart).Ticks, waited.Ticks));
-            if (failures > _retry.MaxRetries || elapsed + delay > _retry.MaxRetryTime)
-            {
-                throw failure.Final(number + 1);
-            }
-            waited += delay;
-            log.Detail($"Registry '{registry}': {failure.Summary}; retry {failures} of {_retry.MaxRetries} in {delay.TotalSeconds:0.0} s.");
-            await DelayAsync(delay, ct).ConfigureAwait(false);
+            await budget.WaitAsync(failure.Summary, wait).ConfigureAwait(false);
         }
     }
 
     public Task DelayAsync(TimeSpan delay, CancellationToken ct) =>
         options.Delay is { } custom ? custom(delay, ct) : Task.Delay(delay, time, ct);
 
-    public TimeSpan NextRetryDelay(int retry) => _retry.NextDelay(retry, null);
+    public TimeSpan NextRetryDelay(int retry) => _policy.NextDelay(retry, null);
 
-    public int MaxRetries => _retry.MaxRetries;
+    public int MaxRetries => _policy.MaxRetries;
 
     public TimeSpan RequestTimeout => options.RequestTimeout;
 
-    public sealed record Failure(bool Retryable, string Summary, TimeSpan? RetryAfter, Func<int, Exception> Final);
-
-    /// <summary>What to do about an exception from an attempt; null lets it pass unchanged.</summary>
-    public Failure? Classify(Exception ex, RequestAttempt attempt, CancellationToken ct)
-    {
-        if (ct.IsCancellationRequested || ex is ZstdContainersException)
-        {
-            return null;
-        }
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is UploadSourceException source)
-            {
-                // The caller's content failed (or changed) while being sent: not the network, do not retry.
-                return new Failure(false, "content failure", null, _ => source.InnerException!);
-            }
-        }
-        var request = attempt.Request ?? "the request";
-        switch (ex)
-        {
-            case RetryableStatusException status:
-                return new Failure(true, status.Message, status.RetryAfter, attempts => new ZstdContainersException(
-                    ErrorCodes.RegistryError,
-                    $"Registry '{registry}': {status.Message} (gave up after {Attempts(attempts)})." +
-                    (status.Status == HttpStatusCode.TooManyRequests
-                        ? " The registry is rate-limiting requests: try again later, or authenticate for a higher limit."
-                        : " The registry is failing; try again later or check its health."),
-                    ex));
-            case OperationCanceledException when attempt.TimedOut:
-                return new Failure(true, $"{request} made no progress for {attempt.Timeout.TotalSeconds:0} s", null, attempts => new ZstdContainersException(
-                    ErrorCodes.RegistryTimeout,
-                    $"Registry '{registry}' timed out: {request} made no progress for {attempt.Timeout.TotalSeconds:0} s (gave up after {Attempts(attempts)}). Check the network path to the registry and its health.",
-                    ex));
-            case HttpRequestException when RegistryErrors.IsTlsFailure(ex):
-                return new Failure(false, "TLS failure", null, _ => new ZstdContainersException(
-                    ErrorCodes.TlsFailure,
-                    $"The TLS connection to registry '{registry}' failed ({request}): {RegistryErrors.Reason(ex)}. If the registry's certificate comes from a private CA, trust that CA " +
-                    $"(SSL_CERT_FILE or SSL_CERT_DIR, or the system certificate store); if the registry speaks plain HTTP, add '{registry}' to DOTNET_CONTAINER_INSECURE_REGISTRIES.",
-                    ex));
-            case HttpRequestException when RegistryErrors.IsHostNotFound(ex):
-                return new Failure(false, "host not found", null, _ => Unreachable(request, ex, 1));
-            case HttpRequestException:
-            case IOException:
-                return new Failure(true, $"{request} failed: {RegistryErrors.Reason(ex)}", null, attempts => Unreachable(request, ex, attempts));
-            default:
-                return null;
-        }
-    }
-
-    /// <summary>
-    /// ZSTDC3001 after the last try of a connection failure. Two sentences, because the causes differ: no
-    /// connection at all (wrong name, registry down) or connections that break mid-request (an upload cut by
-    /// a proxy, a registry that drops connections under load).
-    /// </summary>
-    public ZstdContainersException Unreachable(string request, Exception ex, int attempts) => new(
-        ErrorCodes.RegistryUnreachable,
-        RegistryErrors.NeverConnected(ex)
-            ? $"Could not reach registry '{registry}' ({request}): {RegistryErrors.Reason(ex)} (gave up after {Attempts(attempts)}). " +
-              "Check the registry name (ContainerRegistry / ContainerBaseImage), that the registry is up, and the network or proxy settings."
-            : $"The connection to registry '{registry}' kept breaking ({request}): {RegistryErrors.Reason(ex)} (gave up after {Attempts(attempts)}). " +
-              "A connection was made each time but lost before the request finished: check the registry's health and what is in between " +
-              "(a proxy, load balancer or firewall that cuts long or large uploads).",
-        ex);
-
-    private static string Attempts(int n) => n == 1 ? "1 attempt" : $"{n} attempts";
+    public TimeProvider Time => time;
 }

@@ -4,21 +4,23 @@ using System.Text;
 namespace ZstdContainers.Registry;
 
 /// <summary>
-/// Which scheme the registry is spoken to over: https for a registry that is not insecure; for an insecure one
-/// (loopback or DOTNET_CONTAINER_INSECURE_REGISTRIES), decided once by pinging /v2/ on plain HTTP first. A
-/// challenge in the ping's answer is the registry's own, so it is remembered.
+/// Puts the registry's scheme and authority on the registry's own requests, which the operations address by path
+/// ("/v2/…"); URLs the registry gave (upload locations) pass as they are. The scheme is https for a registry that
+/// is not insecure; for an insecure one (loopback or DOTNET_CONTAINER_INSECURE_REGISTRIES) it is decided once by
+/// pinging /v2/ on plain HTTP first, through the bare transport. A challenge in the ping's answer is the
+/// registry's own, so it is remembered.
 /// </summary>
-internal sealed class SchemeProbe : IDisposable
+internal sealed class SchemeHandler : DelegatingHandler
 {
     private readonly RegistryEndpoint _endpoint;
     private readonly HttpClient _http;
     private readonly RegistryAuthenticator _auth;
     private readonly IBuildLog _log;
     private readonly TimeSpan _requestTimeout;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _gate = new(1, 1); // no wait handle is ever taken from it, so it needs no Dispose
     private string? _decided;
 
-    public SchemeProbe(RegistryEndpoint endpoint, HttpClient http, RegistryAuthenticator auth, IBuildLog log, TimeSpan requestTimeout)
+    public SchemeHandler(RegistryEndpoint endpoint, HttpClient http, RegistryAuthenticator auth, IBuildLog log, TimeSpan requestTimeout)
     {
         _endpoint = endpoint;
         _http = http;
@@ -26,6 +28,20 @@ internal sealed class SchemeProbe : IDisposable
         _log = log;
         _requestTimeout = requestTimeout;
         _decided = endpoint.IsInsecure ? null : Uri.UriSchemeHttps;
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.RequestUri is { IsAbsoluteUri: false } path)
+        {
+            var scheme = Decided ?? await DecideAsync(cancellationToken).ConfigureAwait(false);
+            request.RequestUri = new Uri($"{scheme}://{_endpoint.ApiAuthority}{path.OriginalString}");
+        }
+        if (request.Get(RegistryRequestOptions.Attempt) is { } attempt)
+        {
+            attempt.Request = $"{request.Method} {_endpoint.Describe(request.RequestUri!)}";
+        }
+        return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The scheme, once decided.</summary>
@@ -106,6 +122,4 @@ internal sealed class SchemeProbe : IDisposable
                 : PingResult.Confused;
         }
     }
-
-    public void Dispose() => _gate.Dispose();
 }

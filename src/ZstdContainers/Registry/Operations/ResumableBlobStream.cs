@@ -1,16 +1,33 @@
-using ZstdContainers.Oci;
+using ZstdContainers.Layers;
 
 namespace ZstdContainers.Registry;
+
+/// <summary>A blob response as opened: the response, the blob's length when known, and bytes to skip to reach the resume point.</summary>
+internal sealed record OpenedBlob(HttpResponseMessage Response, long? Length, long SkipBytes);
+
+/// <summary>What a <see cref="ResumableBlobStream"/> needs from the registry side: how to open its blob again and how to word a refusal.</summary>
+internal interface IBlobReopener
+{
+    /// <summary>How long a read may wait for data before the connection counts as lost.</summary>
+    TimeSpan StallTimeout { get; }
+
+    /// <summary>
+    /// After failure number <paramref name="failures"/> at <paramref name="position"/>: waits, then opens the blob
+    /// from there; throws the coded error when the failure is final (TLS) or the retries are spent.
+    /// </summary>
+    Task<OpenedBlob> ReopenAsync(long position, Exception error, int failures, CancellationToken ct);
+
+    /// <summary>ZSTDC3012: the registry sent more than the descriptor's <paramref name="limit"/>.</summary>
+    ZstdContainersException PastLimit(long limit);
+}
 
 /// <summary>
 /// A blob download that survives a dropped connection: when a read fails (or stalls for RequestTimeout) it asks
 /// again with Range from the byte it had reached, within the client's retry limits. The caller hashes the bytes.
 /// </summary>
-internal sealed class ResumableBlobStream : Stream
+internal sealed class ResumableBlobStream : ForwardOnlyStream
 {
-    private readonly RegistryClient _client;
-    private readonly string _repository;
-    private readonly Digest _digest;
+    private readonly IBlobReopener _reopener;
     private readonly long? _limit;
     private HttpResponseMessage? _response;
     private Stream? _body;
@@ -19,22 +36,14 @@ internal sealed class ResumableBlobStream : Stream
     private long _position;
     private int _failures;
 
-    public ResumableBlobStream(RegistryClient client, string repository, Digest digest, long? limit, RegistryClient.OpenedBlob opened)
+    public ResumableBlobStream(IBlobReopener reopener, long? limit, OpenedBlob opened)
     {
+        _reopener = reopener;
         _limit = limit;
-        _client = client;
-        _repository = repository;
-        _digest = digest;
-        _response = opened.Response;
-        _length = opened.Length;
-        _skip = opened.SkipBytes;
+        Take(opened);
     }
 
     public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
 
     public override long Length => _length ?? throw new NotSupportedException("The registry did not send the blob's length.");
 
@@ -54,9 +63,9 @@ internal sealed class ResumableBlobStream : Stream
         while (true)
         {
             using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            if (_client.RequestTimeout > TimeSpan.Zero)
+            if (_reopener.StallTimeout > TimeSpan.Zero)
             {
-                stall.CancelAfter(_client.RequestTimeout);
+                stall.CancelAfter(_reopener.StallTimeout);
             }
             try
             {
@@ -79,7 +88,7 @@ internal sealed class ResumableBlobStream : Stream
                 }
                 if (_position + read > _limit)
                 {
-                    throw _client.BlobTooLarge(_repository, _digest, _limit.Value, $"went on past byte {_limit.Value}");
+                    throw _reopener.PastLimit(_limit.Value);
                 }
                 _position += read;
                 if (read > 0)
@@ -90,39 +99,27 @@ internal sealed class ResumableBlobStream : Stream
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is IOException or HttpRequestException or OperationCanceledException)
             {
-                await ResumeAsync(ex, cancellationToken).ConfigureAwait(false);
+                DisposeResponse();
+                Take(await _reopener.ReopenAsync(_position, ex, ++_failures, cancellationToken).ConfigureAwait(false));
             }
         }
     }
 
-    private async Task ResumeAsync(Exception error, CancellationToken cancellationToken)
+    private void Take(OpenedBlob opened)
     {
-        var request = $"GET /v2/{_repository}/blobs/{_digest}";
-        if (RegistryErrors.IsTlsFailure(error))
-        {
-            throw new ZstdContainersException(ErrorCodes.TlsFailure, $"The TLS connection to registry '{_client.Registry}' failed while reading {request}: {RegistryErrors.Reason(error)}.", error);
-        }
-        _failures++;
-        if (_failures > _client.MaxRetries)
-        {
-            throw _client.Unreachable(request, error, _failures);
-        }
-        var reason = error is OperationCanceledException ? $"no data for {_client.RequestTimeout.TotalSeconds:0} s" : RegistryErrors.Reason(error);
-        _client.Log.Detail($"Registry '{_client.Registry}': download of {_digest} interrupted at byte {_position} ({reason}); resuming, retry {_failures} of {_client.MaxRetries}.");
-        DisposeResponse();
-        await _client.DelayAsync(_client.NextRetryDelay(_failures), cancellationToken).ConfigureAwait(false);
-        var opened = await _client.ExecuteAsync(attempt => _client.OpenBlobResponseAsync(_repository, _digest, _position, _limit, attempt), cancellationToken).ConfigureAwait(false);
         _response = opened.Response;
         _length ??= opened.Length;
         _skip = opened.SkipBytes;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     // Callers should read asynchronously; this keeps CopyTo and friends working.
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+    public override int Read(Span<byte> buffer)
+    {
+        var array = new byte[buffer.Length];
+        var read = ReadAsync(array, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        array.AsSpan(0, read).CopyTo(buffer);
+        return read;
+    }
 
     private void DisposeResponse()
     {
@@ -140,14 +137,4 @@ internal sealed class ResumableBlobStream : Stream
         }
         base.Dispose(disposing);
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

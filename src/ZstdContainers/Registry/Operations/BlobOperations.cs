@@ -4,18 +4,20 @@ using ZstdContainers.Oci;
 namespace ZstdContainers.Registry;
 
 /// <summary>Blobs: small ones read whole (configs), layers streamed and resumed, HEAD and cross-repository mounts.</summary>
-public sealed partial class RegistryClient
+internal sealed class BlobOperations(RegistryHttp http)
 {
+    private string Registry => http.Registry;
+
     /// <summary>Reads a small blob (a config) into memory, at most <paramref name="maxBytes"/>, and checks its digest.</summary>
     public async Task<byte[]> GetBlobAsync(string repository, Digest digest, long maxBytes, CancellationToken ct)
     {
         RegistryNames.ValidateRepository(repository);
-        var scopes = Scopes(repository);
-        return await ExecuteAsync(async attempt =>
+        var scopes = http.Scopes(repository);
+        return await http.ExecuteAsync(async attempt =>
         {
-            var request = new RegistryRequest(HttpMethod.Get, await ApiUriAsync($"/v2/{repository}/blobs/{digest}", attempt).ConfigureAwait(false), scopes);
-            using var response = await SendAsync(request, attempt).ConfigureAwait(false);
-            await EnsureSuccessAsync(response, attempt).ConfigureAwait(false);
+            var request = new RegistryRequest(HttpMethod.Get, $"/v2/{repository}/blobs/{digest}", scopes);
+            using var response = await http.SendAsync(request, attempt).ConfigureAwait(false);
+            await http.EnsureSuccessAsync(response, request, attempt).ConfigureAwait(false);
             var content = await HttpBodies.ReadBoundedAsync(response.Content, maxBytes, attempt, size => new ZstdContainersException(
                 ErrorCodes.RegistryError,
                 $"Registry '{Registry}': blob {digest} in '{repository}' is {size} bytes or more, more than the {maxBytes} expected here.")).ConfigureAwait(false);
@@ -46,27 +48,30 @@ public sealed partial class RegistryClient
         {
             throw new ArgumentOutOfRangeException(nameof(size));
         }
-        var opened = await ExecuteAsync(attempt => OpenBlobResponseAsync(repository, digest, 0, size, attempt), ct).ConfigureAwait(false);
-        return new ResumableBlobStream(this, repository, digest, size, opened);
+        var download = new BlobDownload(this, http, repository, digest, size);
+        var opened = await http.ExecuteAsync(attempt => download.OpenAsync(0, attempt), ct).ConfigureAwait(false);
+        return new ResumableBlobStream(download, size, opened);
     }
 
-    internal ZstdContainersException BlobTooLarge(string repository, Digest digest, long size, string how) => new(
+    private ZstdContainersException DigestMismatch(string repository, Digest expected, Digest actual) => new(
+        ErrorCodes.DigestMismatch,
+        $"Registry '{Registry}': blob {expected} in '{repository}' arrived with digest {actual}. The registry or a proxy served different bytes; try again, and check the registry's storage if it persists.");
+
+    private ZstdContainersException BlobTooLarge(string repository, Digest digest, long size, string how) => new(
         ErrorCodes.BlobLargerThanDescriptor,
         $"Registry '{Registry}': blob {digest} in '{repository}' {how}, but its descriptor says {size} bytes; the download was stopped there. " +
         "The registry or a proxy is serving wrong data; try again, and check the registry if it persists.");
 
-    internal sealed record OpenedBlob(HttpResponseMessage Response, long? Length, long SkipBytes);
-
-    internal async Task<OpenedBlob> OpenBlobResponseAsync(string repository, Digest digest, long offset, long? size, RequestAttempt attempt)
+    private async Task<OpenedBlob> OpenBlobResponseAsync(string repository, Digest digest, long offset, long? size, RequestAttempt attempt)
     {
-        var request = new RegistryRequest(HttpMethod.Get, await ApiUriAsync($"/v2/{repository}/blobs/{digest}", attempt).ConfigureAwait(false), Scopes(repository))
+        var request = new RegistryRequest(HttpMethod.Get, $"/v2/{repository}/blobs/{digest}", http.Scopes(repository))
         {
             Range = offset > 0 ? offset : null,
         };
-        var response = await SendAsync(request, attempt).ConfigureAwait(false);
+        var response = await http.SendAsync(request, attempt).ConfigureAwait(false);
         try
         {
-            await EnsureSuccessAsync(response, attempt).ConfigureAwait(false);
+            await http.EnsureSuccessAsync(response, request, attempt).ConfigureAwait(false);
             var length = response.Content.Headers.ContentLength;
             if (offset > 0 && response.StatusCode == HttpStatusCode.PartialContent)
             {
@@ -100,16 +105,16 @@ public sealed partial class RegistryClient
     public async Task<bool> BlobExistsAsync(string repository, Digest digest, CancellationToken ct)
     {
         RegistryNames.ValidateRepository(repository);
-        var scopes = Scopes(repository);
-        return await ExecuteAsync(async attempt =>
+        var scopes = http.Scopes(repository);
+        return await http.ExecuteAsync(async attempt =>
         {
-            var request = new RegistryRequest(HttpMethod.Head, await ApiUriAsync($"/v2/{repository}/blobs/{digest}", attempt).ConfigureAwait(false), scopes);
-            using var response = await SendAsync(request, attempt).ConfigureAwait(false);
+            var request = new RegistryRequest(HttpMethod.Head, $"/v2/{repository}/blobs/{digest}", scopes);
+            using var response = await http.SendAsync(request, attempt).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
                 return false;
             }
-            await EnsureSuccessAsync(response, attempt).ConfigureAwait(false);
+            await http.EnsureSuccessAsync(response, request, attempt).ConfigureAwait(false);
             return true;
         }, ct).ConfigureAwait(false);
     }
@@ -123,43 +128,73 @@ public sealed partial class RegistryClient
     {
         RegistryNames.ValidateRepository(repository);
         RegistryNames.ValidateRepository(fromRepository);
-        var scopes = RegistryAuthenticator.ScopesFor(_access, repository, fromRepository);
+        var scopes = http.Scopes(repository, fromRepository);
         try
         {
-            return await ExecuteAsync(async attempt =>
+            return await http.ExecuteAsync(async attempt =>
             {
-                var uri = await ApiUriAsync(
-                    $"/v2/{repository}/blobs/uploads/?mount={Uri.EscapeDataString(digest.Value)}&from={Uri.EscapeDataString(fromRepository)}", attempt).ConfigureAwait(false);
-                var request = new RegistryRequest(HttpMethod.Post, uri, scopes) { Content = EmptyContent };
-                using var response = await SendAsync(request, attempt).ConfigureAwait(false);
+                var path = $"/v2/{repository}/blobs/uploads/?mount={Uri.EscapeDataString(digest.Value)}&from={Uri.EscapeDataString(fromRepository)}";
+                var request = new RegistryRequest(HttpMethod.Post, path, scopes) { Content = RegistryHttp.EmptyContent };
+                using var response = await http.SendAsync(request, attempt).ConfigureAwait(false);
                 if (response.StatusCode == HttpStatusCode.Created)
                 {
-                    _log.Detail($"Registry '{Registry}': mounted {digest} from '{fromRepository}' into '{repository}'.");
+                    http.Log.Detail($"Registry '{Registry}': mounted {digest} from '{fromRepository}' into '{repository}'.");
                     return true;
                 }
                 if (response.StatusCode == HttpStatusCode.Accepted)
                 {
                     if (response.Headers.Location is { } location)
                     {
-                        await CancelUploadAsync(new Uri(uri, location), scopes, attempt.Token).ConfigureAwait(false);
+                        await http.CancelUploadAsync(new Uri(request.SentTo!, location), scopes, attempt.Token).ConfigureAwait(false);
                     }
-                    _log.Detail($"Registry '{Registry}': {digest} could not be mounted from '{fromRepository}'; it will be uploaded.");
+                    http.Log.Detail($"Registry '{Registry}': {digest} could not be mounted from '{fromRepository}'; it will be uploaded.");
                     return false;
                 }
                 if (RetryPolicy.IsRetryableStatus(response.StatusCode))
                 {
-                    await EnsureSuccessAsync(response, attempt).ConfigureAwait(false);
+                    await http.EnsureSuccessAsync(response, request, attempt).ConfigureAwait(false);
                 }
                 var body = await HttpBodies.ReadErrorBodyAsync(response, attempt.Token).ConfigureAwait(false);
-                _log.Detail($"Registry '{Registry}': mounting {digest} from '{fromRepository}' answered {RegistryErrors.Status(response.StatusCode)}" +
+                http.Log.Detail($"Registry '{Registry}': mounting {digest} from '{fromRepository}' answered {RegistryErrors.Status(response.StatusCode)}" +
                     $"{RegistryErrors.Suffix(RegistryErrors.DescribeBody(body, response.Content.Headers.ContentType?.MediaType))}; it will be uploaded.");
                 return false;
             }, ct).ConfigureAwait(false);
         }
         catch (ZstdContainersException ex) when (ex.Code is ErrorCodes.AuthenticationFailed)
         {
-            _log.Detail($"Registry '{Registry}': no access for mounting {digest} from '{fromRepository}'; it will be uploaded.");
+            http.Log.Detail($"Registry '{Registry}': no access for mounting {digest} from '{fromRepository}'; it will be uploaded.");
             return false;
         }
+    }
+
+    /// <summary>
+    /// One blob being downloaded, for <see cref="ResumableBlobStream"/>: opens it again from a byte after the
+    /// connection broke, within the client's retry limits, and words what went wrong.
+    /// </summary>
+    private sealed class BlobDownload(BlobOperations blobs, RegistryHttp http, string repository, Digest digest, long? size) : IBlobReopener
+    {
+        public TimeSpan StallTimeout => http.Retry.RequestTimeout;
+
+        public Task<OpenedBlob> OpenAsync(long offset, RequestAttempt attempt) => blobs.OpenBlobResponseAsync(repository, digest, offset, size, attempt);
+
+        public async Task<OpenedBlob> ReopenAsync(long position, Exception error, int failures, CancellationToken ct)
+        {
+            var request = $"GET /v2/{repository}/blobs/{digest}";
+            if (RegistryErrors.IsTlsFailure(error))
+            {
+                throw new ZstdContainersException(ErrorCodes.TlsFailure, $"The TLS connection to registry '{http.Registry}' failed while reading {request}: {RegistryErrors.Reason(error)}.", error);
+            }
+            var retry = http.Retry;
+            if (failures > retry.MaxRetries)
+            {
+                throw retry.Failures.Unreachable(request, error, failures);
+            }
+            var reason = error is OperationCanceledException ? $"no data for {retry.RequestTimeout.TotalSeconds:0} s" : RegistryErrors.Reason(error);
+            http.Log.Detail($"Registry '{http.Registry}': download of {digest} interrupted at byte {position} ({reason}); resuming, retry {failures} of {retry.MaxRetries}.");
+            await retry.DelayAsync(retry.NextRetryDelay(failures), ct).ConfigureAwait(false);
+            return await http.ExecuteAsync(attempt => OpenAsync(position, attempt), ct).ConfigureAwait(false);
+        }
+
+        public ZstdContainersException PastLimit(long limit) => blobs.BlobTooLarge(repository, digest, limit, $"went on past byte {limit}");
     }
 }

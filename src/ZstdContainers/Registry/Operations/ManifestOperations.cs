@@ -6,8 +6,15 @@ using ZstdContainers.Oci;
 namespace ZstdContainers.Registry;
 
 /// <summary>Manifests and indexes: read by tag or digest (checked against the bytes), written under a tag.</summary>
-public sealed partial class RegistryClient
+internal sealed class ManifestOperations(RegistryHttp http)
 {
+    private const long MaxManifestBytes = 16L << 20;
+
+    private static readonly string[] ManifestMediaTypes =
+        [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
+
+    private string Registry => http.Registry;
+
     /// <summary>
     /// Reads a manifest or index by tag or digest. The digest returned is over the exact bytes; when the
     /// reference is a digest, the bytes must match it. A missing image is ZSTDC2001 naming registry/repo:ref.
@@ -16,16 +23,16 @@ public sealed partial class RegistryClient
     {
         RegistryNames.ValidateRepository(repository);
         var expected = RegistryNames.ValidateReference(reference);
-        var scopes = Scopes(repository);
+        var scopes = http.Scopes(repository);
         var display = $"{Registry}/{repository}{(expected is null ? ":" : "@")}{reference}";
 
-        return await ExecuteAsync(async attempt =>
+        return await http.ExecuteAsync(async attempt =>
         {
-            var request = new RegistryRequest(HttpMethod.Get, await ApiUriAsync($"/v2/{repository}/manifests/{reference}", attempt).ConfigureAwait(false), scopes)
+            var request = new RegistryRequest(HttpMethod.Get, $"/v2/{repository}/manifests/{reference}", scopes)
             {
                 Accept = ManifestMediaTypes,
             };
-            using var response = await SendAsync(request, attempt).ConfigureAwait(false);
+            using var response = await http.SendAsync(request, attempt).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
                 var body = await HttpBodies.ReadErrorBodyAsync(response, attempt.Token).ConfigureAwait(false);
@@ -35,7 +42,7 @@ public sealed partial class RegistryClient
                     $"The image '{display}' was not found: the registry answered 404{RegistryErrors.Suffix(detail)}. " +
                     "Check the registry, repository and tag (ContainerBaseImage, or ContainerRegistry/ContainerRepository), and that the tag exists.");
             }
-            await EnsureSuccessAsync(response, attempt).ConfigureAwait(false);
+            await http.EnsureSuccessAsync(response, request, attempt).ConfigureAwait(false);
 
             var content = await HttpBodies.ReadBoundedAsync(response.Content, MaxManifestBytes, attempt, size => new ZstdContainersException(
                 ErrorCodes.RegistryError,
@@ -51,7 +58,7 @@ public sealed partial class RegistryClient
             if (response.Headers.NonValidated.TryGetValues("Docker-Content-Digest", out var headerValues)
                 && Digest.TryParse(headerValues.FirstOrDefault(), out var announced) && announced != digest)
             {
-                _log.Detail($"Registry '{Registry}': Docker-Content-Digest {announced} differs from the digest of the bytes received ({digest}) for '{display}'; using the latter.");
+                http.Log.Detail($"Registry '{Registry}': Docker-Content-Digest {announced} differs from the digest of the bytes received ({digest}) for '{display}'; using the latter.");
             }
 
             var mediaType = ManifestMediaType(response.Content.Headers.ContentType?.MediaType, content);
@@ -71,11 +78,11 @@ public sealed partial class RegistryClient
         {
             throw new ArgumentException($"The manifest's digest is {digest}, not the {want} it is to be stored under.", nameof(reference));
         }
-        var scopes = Scopes(repository);
+        var scopes = http.Scopes(repository);
 
-        return await ExecuteAsync(async attempt =>
+        return await http.ExecuteAsync(async attempt =>
         {
-            var request = new RegistryRequest(HttpMethod.Put, await ApiUriAsync($"/v2/{repository}/manifests/{reference}", attempt).ConfigureAwait(false), scopes)
+            var request = new RegistryRequest(HttpMethod.Put, $"/v2/{repository}/manifests/{reference}", scopes)
             {
                 Content = () =>
                 {
@@ -84,8 +91,8 @@ public sealed partial class RegistryClient
                     return body;
                 },
             };
-            using var response = await SendAsync(request, attempt).ConfigureAwait(false);
-            await EnsureSuccessAsync(response, attempt).ConfigureAwait(false);
+            using var response = await http.SendAsync(request, attempt).ConfigureAwait(false);
+            await http.EnsureSuccessAsync(response, request, attempt).ConfigureAwait(false);
             if (response.Headers.NonValidated.TryGetValues("Docker-Content-Digest", out var values)
                 && Digest.TryParse(values.FirstOrDefault(), out var stored) && stored != digest)
             {
@@ -93,7 +100,7 @@ public sealed partial class RegistryClient
                     ErrorCodes.DigestMismatch,
                     $"Registry '{Registry}' stored the manifest for '{repository}:{reference}' as {stored}, but its bytes hash to {digest}; the registry altered it.");
             }
-            _log.Detail($"Registry '{Registry}': pushed manifest {digest} ({content.Length} bytes, {mediaType}) as '{repository}:{reference}'.");
+            http.Log.Detail($"Registry '{Registry}': pushed manifest {digest} ({content.Length} bytes, {mediaType}) as '{repository}:{reference}'.");
             return digest;
         }, ct).ConfigureAwait(false);
     }
