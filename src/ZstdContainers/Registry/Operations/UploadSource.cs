@@ -1,3 +1,4 @@
+using ZstdContainers.Layers;
 using ZstdContainers.Oci;
 
 namespace ZstdContainers.Registry;
@@ -121,7 +122,7 @@ internal sealed class UploadSource : IDisposable
 }
 
 /// <summary>A forward-only window of an <see cref="UploadSource"/> that HttpClient reads as a request body.</summary>
-internal sealed class UploadSliceStream : Stream
+internal sealed class UploadSliceStream : ForwardOnlyStream
 {
     private readonly UploadSource _source;
     private readonly long _start;
@@ -140,10 +141,6 @@ internal sealed class UploadSliceStream : Stream
     }
 
     public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
 
     public override long Length => _length;
 
@@ -182,20 +179,12 @@ internal sealed class UploadSliceStream : Stream
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     // HttpClient sends StreamContent asynchronously; the synchronous path exists for completeness only.
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush()
+    public override int Read(Span<byte> buffer)
     {
+        var array = new byte[buffer.Length];
+        var read = ReadAsync(array, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        array.AsSpan(0, read).CopyTo(buffer);
+        return read;
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
