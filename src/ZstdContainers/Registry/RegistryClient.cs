@@ -40,8 +40,6 @@ public sealed class RegistryClient : IDisposable
     /// </summary>
     public bool IsInsecure => _endpoint.IsInsecure;
 
-    internal IBuildLog Log => _http.Log;
-
     /// <inheritdoc cref="ManifestOperations.GetManifestAsync"/>
     public Task<ManifestResponse> GetManifestAsync(string repository, string reference, CancellationToken ct) =>
         _manifests.GetManifestAsync(repository, reference, ct);

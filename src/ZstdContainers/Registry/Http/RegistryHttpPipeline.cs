@@ -12,12 +12,10 @@ namespace ZstdContainers.Registry;
 /// Token requests and the scheme pings go to the bare transport.
 /// </summary>
 internal sealed class RegistryHttpPipeline(
-    HttpMessageHandler transport, bool ownsTransport, HttpClient bare, HttpMessageInvoker invoker, RegistryOrigin origin, RegistryAuthenticator auth) : IDisposable
+    HttpMessageHandler transport, bool ownsTransport, HttpClient bare, HttpMessageInvoker invoker, RegistryAuthenticator auth) : IDisposable
 {
     private static readonly string UserAgent =
         "ZstdContainers/" + (typeof(RegistryHttpPipeline).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0");
-
-    public RegistryOrigin Origin => origin;
 
     public RegistryAuthenticator Auth => auth;
 
@@ -43,7 +41,7 @@ internal sealed class RegistryHttpPipeline(
                 InnerHandler = new RedirectHandler(origin, log, time) { InnerHandler = transport },
             },
         };
-        return new RegistryHttpPipeline(transport, options.InnerHandler is null, bare, new HttpMessageInvoker(scheme, disposeHandler: false), origin, auth);
+        return new RegistryHttpPipeline(transport, options.InnerHandler is null, bare, new HttpMessageInvoker(scheme, disposeHandler: false), auth);
     }
 
     /// <summary>Sends a request through every handler; the response comes back once its headers have.</summary>

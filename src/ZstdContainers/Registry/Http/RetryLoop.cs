@@ -52,6 +52,4 @@ internal sealed class RetryLoop(string registry, RegistryClientOptions options, 
     public int MaxRetries => _policy.MaxRetries;
 
     public TimeSpan RequestTimeout => options.RequestTimeout;
-
-    public TimeProvider Time => time;
 }
