@@ -122,37 +122,24 @@ internal sealed class UploadSource : IDisposable
 }
 
 /// <summary>A forward-only window of an <see cref="UploadSource"/> that HttpClient reads as a request body.</summary>
-internal sealed class UploadSliceStream : ForwardOnlyStream
+internal sealed class UploadSliceStream(UploadSource source, long start, long length, RequestAttempt attempt) : ForwardOnlyStream
 {
-    private readonly UploadSource _source;
-    private readonly long _start;
-    private readonly long _length;
-    private readonly RequestAttempt _attempt;
-    private long _remaining;
+    private long _delivered;
     private bool _positioned;
-
-    public UploadSliceStream(UploadSource source, long start, long length, RequestAttempt attempt)
-    {
-        _source = source;
-        _start = start;
-        _length = length;
-        _remaining = length;
-        _attempt = attempt;
-    }
 
     public override bool CanRead => true;
 
-    public override long Length => _length;
+    public override long Length => length;
 
     public override long Position
     {
-        get => _length - _remaining;
+        get => _delivered;
         set => throw new NotSupportedException();
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_remaining == 0 || buffer.Length == 0)
+        if (_delivered == length || buffer.Length == 0)
         {
             return 0;
         }
@@ -161,21 +148,21 @@ internal sealed class UploadSliceStream : ForwardOnlyStream
         {
             if (!_positioned)
             {
-                await _source.PositionAtAsync(_start, cancellationToken).ConfigureAwait(false);
+                await source.PositionAtAsync(start, cancellationToken).ConfigureAwait(false);
                 _positioned = true;
             }
-            read = await _source.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken).ConfigureAwait(false);
+            read = await source.ReadAsync(buffer[..(int)Math.Min(buffer.Length, length - _delivered)], cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
-                throw _source.TooShort();
+                throw source.TooShort();
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             throw new UploadSourceException(ex);
         }
-        _remaining -= read;
-        _attempt.Kick();
+        _delivered += read;
+        attempt.Kick();
         return read;
     }
 
