@@ -1,4 +1,5 @@
 using System.Net;
+using ZstdContainers.Layers;
 using ZstdContainers.Registry;
 
 namespace ZstdContainers.Tests.Registry;
@@ -7,35 +8,23 @@ namespace ZstdContainers.Tests.Registry;
 public sealed class ResumableBlobStreamTests
 {
     /// <summary>A body that gives its bytes and then fails (or ends) after <c>failAfter</c> of them.</summary>
-    private sealed class BreakingBody(byte[] bytes, int failAfter) : Stream
+    private sealed class BreakingBody(byte[] bytes, int failAfter) : ForwardOnlyStream
     {
         private int _position;
 
         public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
 
-        public override int Read(byte[] buffer, int offset, int count)
+        public override int Read(Span<byte> buffer)
         {
             if (_position >= failAfter && failAfter < bytes.Length)
             {
                 throw new IOException("connection reset");
             }
-            var n = Math.Min(count, Math.Min(bytes.Length, failAfter) - _position);
-            Array.Copy(bytes, _position, buffer, offset, n);
+            var n = Math.Min(buffer.Length, Math.Min(bytes.Length, failAfter) - _position);
+            bytes.AsSpan(_position, n).CopyTo(buffer);
             _position += n;
             return n;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private static OpenedBlob Opened(byte[] bytes, int failAfter, long? length, long skip) =>
