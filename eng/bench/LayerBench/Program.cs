@@ -1,7 +1,7 @@
 // LayerBench: times ZstdContainers' own layer code, the way the CreateNewImage task runs it.
 //
 //   LayerBench layer --dir DIR [--level 3] [--workers N] [--warmup 1] [--iterations 3]
-//                    [--mode full|tar|tarhash|zstd] [--out FILE]
+//                    [--mode full|tar|tarhash|zstd] [--chunked] [--out FILE]
 //       full     DirectoryLayerWriter -> ZstdBlobWriter (what the task does for the app layer)
 //       tar      DirectoryLayerWriter into a byte counter (file reads + tar framing only)
 //       tarhash  tar + the sha256 of the tar (the diff_id)
@@ -35,7 +35,7 @@ string Opt(string name, string fallback)
 
 var level = int.Parse(Opt("level", "3"), inv);
 var workersText = Opt("workers", "");
-var settings = new ZstdSettings(level, workersText.Length == 0 ? null : int.Parse(workersText, inv));
+var settings = new ZstdSettings(level, workersText.Length == 0 ? null : int.Parse(workersText, inv)) { Chunked = args.Contains("--chunked") };
 var outPath = Opt("out", Path.Combine(Path.GetTempPath(), $"layerbench-{Environment.ProcessId}.blob"));
 var samples = new List<double>();
 
