@@ -4,7 +4,7 @@
 # latest.svg (chart) and latest.jsonl (every sample). This script only orchestrates and records raw
 # samples (lib/stats.py); lib/report.py does the statistics; lib/common.sh is shared with chunked.sh.
 #
-#   eng/bench/run.sh            full run (11-20 minutes on a 2-core machine once the rig exists)
+#   eng/bench/run.sh            full run (25-35 minutes on a 2-core machine once the rig exists)
 #   eng/bench/run.sh --quick    smoke run: one repetition each, 2 pulls, no level 19, 400 MB folder;
 #                               writes results/quick.* instead of latest.*
 #   eng/bench/run.sh --keep     keep the run folder (logs, projects, registry) under /tmp
@@ -22,9 +22,12 @@
 #      self-contained linux-x64 web app plus ~100 MB of generated mixed files as 23 local NuGet
 #      packages (runtime-deps base);
 #      (c) a framework-dependent app with a generated 2 GB folder, for peak memory.
-#   5. measures (see eng/bench/README.md for the methods) and writes the report.
-# Everything it starts (registry, containerd x2) is stopped by pid on exit; the run folder is
-# deleted unless --keep.
+#   5. measures (see eng/bench/README.md for the methods) and writes the report: publish step, image
+#      bytes, pull + unpack, redeploy, then the issue 12 scenarios (cold CI runner, warm machine,
+#      pulls through a 400 Mbit/s link shaped with tc, base layer levels, the task's JIT), then
+#      layer-build throughput and peak memory. ZCB_SECTIONS="id ..." runs only some (README).
+# Everything it starts (registry, containerd x2) is stopped by pid on exit; tc shaping on lo is
+# removed on every exit of the section that added it; the run folder is deleted unless --keep.
 # Generated data is cached in ${ZCB_DATA:-/tmp/zstdcontainers-bench-data}.
 set -euo pipefail
 
@@ -33,6 +36,7 @@ root="$(cd "$here/../.." && pwd -P)"
 lib="$here/lib"
 source "$root/eng/lib/containerd-config.sh"
 source "$lib/common.sh"
+source "$root/eng/lib/shaping.sh"
 results="$here/results"
 
 quick=0 keep=0
@@ -40,7 +44,7 @@ for a in "$@"; do
   case $a in
     --quick) quick=1 ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$a' (use --quick, --keep)" >&2; exit 2 ;;
   esac
 done
@@ -80,7 +84,7 @@ mkdir -p "$run/logs" "$results"
 jsonl="$run/results.jsonl"
 : >"$jsonl"
 pids=()
-packed=()   # package versions this run packed
+packed=()   # package versions this run packed (the jit section packs two more)
 cleanup() {
   stop_pids
   if ((!keep)); then
@@ -122,6 +126,7 @@ recs meta.containerd "$(containerd --version | awk '{ print $3 }')"
 recs meta.zstd "$(zstd --version | sed -n 's/.*\(v[0-9.]*\).*/\1/p')"
 recs meta.load_start "$(load)"
 recs meta.quick "$quick"
+recs meta.default_base_level "$(grep -rhoP 'DefaultBaseLevel = \K[0-9]+' "$root/src" | head -1)"
 nproc_="$(nproc)"
 
 # ------------------------------------------------------------------ 2. package and harness
@@ -195,14 +200,18 @@ if selected memory; then rec size.c "$(du -sb "$run/c/bin/Release/net10.0/publis
 # publish APP COMPRESSION REPO CACHE LOGNAME [extra args]: one timed `dotnet publish -t:PublishContainer`.
 # Prints "wall_seconds container_target_seconds". CACHE is both ContainerLayerCacheDirectory and,
 # via XDG_CACHE_HOME, the default cache location (see the README: the property does not reach the
-# image task in this version, so the environment is what keeps a cold run cold).
+# image task in this version, so the environment is what keeps a cold run cold). With fresh_tmp=1
+# TMPDIR is CACHE/tmp too: the SDK keeps its layer store under TMPDIR/Containers, and a fresh runner
+# has none. APP's package version is VERSION_APP when set (the jit section's own packs), else $version.
+fresh_tmp=0
 publish() {
   local x=$1 comp=$2 repo=$3 cache=$4 name=$5; shift 5
-  local p="PROJ_$x" b="BASE_$x" log="$run/logs/$name.log" t0 w target
+  local p="PROJ_$x" b="BASE_$x" v="VERSION_$x" log="$run/logs/$name.log" t0 w target tmp=${TMPDIR:-/tmp}
   mkdir -p "$cache"
+  if ((fresh_tmp)); then tmp="$cache/tmp"; mkdir -p "$tmp"; fi
   t0=$(now)
-  XDG_CACHE_HOME="$cache" dotnet publish "${!p}" -c Release --no-restore -nologo -nodeReuse:false -t:PublishContainer \
-    -p:ZstdContainersVersion="$version" -p:ContainerBaseImage="${!b}" -p:ContainerRegistry="$BREG" \
+  TMPDIR="$tmp" XDG_CACHE_HOME="$cache" dotnet publish "${!p}" -c Release --no-restore -nologo -nodeReuse:false -t:PublishContainer \
+    -p:ZstdContainersVersion="${!v:-$version}" -p:ContainerBaseImage="${!b}" -p:ContainerRegistry="$BREG" \
     -p:ContainerRepository="$repo" -p:ContainerLayerCompression="$comp" \
     -p:ContainerLayerCacheDirectory="$cache/zstdcontainers" -v:n -clp:PerformanceSummary "$@" >"$log" 2>&1 ||
     { tail -30 "$log" >&2; echo "publish $name failed (log: $log)" >&2; return 1; }
@@ -317,7 +326,9 @@ pull_once() { # SOCK REF -> seconds
   empty "$sock" || return 1
   drop_caches || true
   t0=$(now)
-  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$ref" >/dev/null 2>>"$run/logs/pulls.log"
+  # (called where set -e does not apply: a failed pull must not pass for a fast one)
+  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$ref" >/dev/null 2>>"$run/logs/pulls.log" ||
+    { echo "pull of $ref failed (log: $run/logs/pulls.log)" >&2; return 1; }
   elapsed "$t0"
 }
 # empty SOCK: removes every image, then checks that no content and no snapshot is left.
@@ -380,11 +391,11 @@ new_bytes() { python3 "$lib/registry.py" new-bytes "$BREG" "$1" "$2"; } # OLD_RE
 node_update() { # SOCK V1 V2 -> "seconds fetched_bytes": pull V2 with V1 present, caches dropped
   local sock=$1 v1=$2 v2=$3 before t0 w added
   empty "$sock" || return 1
-  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$BREG/$v1" >/dev/null 2>>"$run/logs/pulls.log"
+  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$BREG/$v1" >/dev/null 2>>"$run/logs/pulls.log" || return 1
   before=$(ctr -a "$sock" content ls -q | sort)
   drop_caches || true
   t0=$(now)
-  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$BREG/$v2" >/dev/null 2>>"$run/logs/pulls.log"
+  ctr -a "$sock" images pull --plain-http --snapshotter "$snap" "$BREG/$v2" >/dev/null 2>>"$run/logs/pulls.log" || return 1
   w=$(elapsed "$t0")
   # every blob the pull added to the content store, sized by v2's manifest (the manifest itself too)
   mapfile -t added < <(comm -13 <(echo "$before") <(ctr -a "$sock" content ls -q | sort))
@@ -421,6 +432,146 @@ redeploy() {
   rec redeploy.b.zstd.image "$(image_bytes bench/b-redeploy-zstd:r1)"; rec redeploy.b.gzip.image "$(image_bytes bench/b-redeploy-gzip:r1)"
 }
 section "redeploy (b) after a one-line change" redeploy-b redeploy
+
+# ------------------------------------------------------------------ 5c''. issue 12: CI runners, warm machine, links, base levels, JIT
+RATE=${ZCB_RATE:-400mbit}
+# revise DIR TEXT: a one-line code change (a file of its own, so the sample's Program.cs stays as it is)
+revise() { echo "static class Revision { public const string Text = \"$2\"; }" >"$1/Revision.cs"; }
+warm_up() { # APP: the untimed publish that brings APP's build up to date after a change
+  local p="PROJ_$1" b="BASE_$1"
+  warm_up_project "${!p}" "$version" "$1" -p:ContainerBaseImage="${!b}" -p:ContainerRegistry="$BREG"
+}
+app_actions() { # LOGNAME -> "N of M app layers from the registry"
+  local all reused
+  all=$(grep -cE '^\s+app layer' "$run/logs/$1.log" || true)
+  reused=$(grep -cE '^\s+app layer.*tar unchanged, zstd from the registry' "$run/logs/$1.log" || true)
+  echo "$reused of $all app layers from the registry"
+}
+
+# A fresh CI runner redeploying: the previous image of the project is in the registry under the tag
+# being pushed, the code changed by one line since, the build is up to date (--no-restore after a
+# warm-up publish, as everywhere), and the runner has no layer cache (new ContainerLayerCacheDirectory,
+# XDG_CACHE_HOME and TMPDIR, so the SDK's layer store is empty too). Ours finds the base layers (and
+# unchanged app layers) in the registry by diff_id; the log says so, and the table shows it.
+coldrunner() {
+  local x=$1 i comp w p="PROJ_$1" dir
+  dir=$(dirname "${!p}")
+  fresh_tmp=1
+  revise "$dir" r0; warm_up "$x"
+  ensure_warm "$x" # fills the warm caches, so the untimed publish of the previous image is quick
+  for comp in zstd gzip; do # the previous image, untimed (the runner before this one)
+    publish "$x" "$comp" "bench/$x-cr-$comp" "$run/cache/$x-$([[ $comp == zstd ]] && echo warm || echo gzip)" "$x-cr-$comp-r0" >/dev/null
+  done
+  for ((i = 1; i <= N_PUB; i++)); do
+    revise "$dir" "r$i"; warm_up "$x"
+    for comp in $( ((i % 2)) && echo zstd gzip || echo gzip zstd); do
+      w=$(timed "coldrunner.$x.$comp" "$x" "$comp" "bench/$x-cr-$comp" "$run/cache/$x-cr-$comp-$i" "$x-cr-$comp-r$i")
+      echo "  ($x) cold runner $i, $comp: $w" >&2
+    done
+    recs "verify.coldrunner.$x.$i" "base: $(actions "$x-cr-zstd-r$i"); app: $(app_actions "$x-cr-zstd-r$i")"
+  done
+  rm -f "$dir/Revision.cs"; warm_up "$x"
+}
+section "cold CI runner (a), previous image in the registry" coldrunner-a coldrunner a
+section "cold CI runner (b), previous image in the registry" coldrunner-b coldrunner b
+
+# Warm machine, app (b), output unchanged: the warm cell of publish-b (a first publish fills the cache
+# and the repository, the timed ones change nothing). Measured here only when publish-b did not run.
+warm_b() {
+  if selected publish-b; then echo "  measured by the publish-b section (its warm cell)" >&2; return 0; fi
+  publish_state b warm
+}
+section "warm machine (b), output unchanged" warm-b warm_b
+
+# shaped_pulls: the pulls of the pull+unpack sections (SDK image decoded in-process, ours), with the
+# private registry's port limited to $RATE on loopback (eng/lib/shaping.sh: tc htb on that port only,
+# removed on every exit of this section's shell). The unshaped figures are the pulls-a/pulls-b cells.
+shaped_pulls() {
+  local x i gi zi
+  for x in a b; do ensure_warm "$x"; done
+  # This section runs in a subshell, which shows the main shell's traps: clear them, so shaping.sh
+  # installs its own (shaping_off on EXIT, INT and TERM) and the run's cleanup stays in the main shell.
+  trap - EXIT INT TERM
+  shaping_on "${BREG##*:}" "$RATE" || return 1
+  recs shaped.rate "$RATE"
+  for ((i = 1; i <= N_PULL; i++)); do
+    for x in a b; do
+      gi=$(pull_sample "pull.$x.gzip.inproc.shaped" "$SOCK_INPROC" "$BREG/bench/$x-gzip-warm:latest")
+      zi=$(pull_sample "pull.$x.zstd.inproc.shaped" "$SOCK_INPROC" "$BREG/bench/$x-zstd-warm:latest")
+      echo "  ($x) pull $i at $RATE: gzip in-process $gi / zstd $zi s" >&2
+    done
+  done
+  shaping_off
+}
+section "pull+unpack at $RATE (a), (b)" shaped-pulls shaped_pulls
+
+# levels: app (a) on the stand-in aspnet base, per ContainerBaseLayerCompressionLevel (the app layer at
+# its default level): image bytes, first publish (empty cache, new repository: nothing to find in the
+# registry) against the SDK's first publish, and pull + unpack, unshaped and at $RATE.
+levels() {
+  local l i w n pulls
+  fresh_tmp=1
+  for ((i = 1; i <= N_PUB; i++)); do
+    for l in $LEVELS; do
+      # level 19 takes about a minute on 2 cores: once
+      [[ $l == 19 ]] && ((i > 1)) && continue
+      w=$(timed "levels.a.L$l" a zstd "bench/a-level$l-$i" "$run/cache/a-level$l-$i" "a-level$l-$i" -p:ContainerBaseLayerCompressionLevel="$l")
+      recs "verify.levels.a.L$l.$i" "$(actions "a-level$l-$i")"
+      echo "  (a) first publish $i, base level $l: $w" >&2
+    done
+    w=$(timed levels.a.gzip a gzip "bench/a-level-gzip-$i" "$run/cache/a-level-gzip-$i" "a-level-gzip-$i")
+    echo "  (a) first publish $i, SDK: $w" >&2
+  done
+  for l in $LEVELS; do rec "levels.a.L$l.bytes" "$(image_bytes "bench/a-level$l-1")"; done
+  rec levels.a.gzip.bytes "$(image_bytes bench/a-level-gzip-1)"
+  level_pulls() { # SUFFIX: N_PULL cold pulls of each level's image and the SDK's, interleaved
+    for ((n = 1; n <= N_PULL; n++)); do
+      pulls="  pull $n$1:"
+      for l in $LEVELS; do pulls+=" L$l $(pull_sample "levels.pull.a.L$l$1" "$SOCK_INPROC" "$BREG/bench/a-level$l-1:latest")"; done
+      pulls+=" SDK $(pull_sample "levels.pull.a.gzip$1" "$SOCK_INPROC" "$BREG/bench/a-level-gzip-1:latest")"
+      echo "$pulls s" >&2
+    done
+  }
+  level_pulls ""
+  trap - EXIT INT TERM # see shaped_pulls
+  shaping_on "${BREG##*:}" "$RATE" || return 1
+  level_pulls .shaped
+  shaping_off
+}
+section "base layer levels (a): bytes, first publish, pull" levels levels
+
+# jit: what the task's cold JIT costs. The package is packed twice, with and without ReadyToRun
+# (ZstdContainersReadyToRun), each into a copy of (a); then, alternating, N_PUB warm publishes
+# (cache and repository filled, nothing to compress: the container step is mostly start-up and JIT)
+# and N_PUB cold ones (empty cache, new repository: the base layers go through the encoder).
+# Whether each pack really holds ReadyToRun code is recorded (lib/r2r.py).
+jit_versions=("$version-jit" "$version-r2r")
+packed+=("${jit_versions[@]}")
+jit() {
+  local mode i st w v
+  for mode in jit r2r; do
+    v="$version-$mode"
+    pack_package "$v" "$run/logs/pack-$mode.log" -p:ZstdContainersReadyToRun="$([[ $mode == r2r ]] && echo true || echo false)"
+    rec "jit.$mode.readytorun" "$(python3 "$lib/r2r.py" "$root/artifacts/packages/ZstdContainers.$v.nupkg")"
+    copy_sample_a "$run/jit-$mode"
+    printf -v "PROJ_jit$mode" '%s' "$run/jit-$mode/HelloZstd.csproj"
+    printf -v "BASE_jit$mode" '%s' "$BASE_a"
+    printf -v "VERSION_jit$mode" '%s' "$v"
+    prepare_project "$run/jit-$mode/HelloZstd.csproj" "$v" "jit-$mode" -p:ContainerBaseImage="$BASE_a" -p:ContainerRegistry="$BREG"
+  done
+  # warm: (a)'s warm cache (the same base layers at the same level), the repository of an untimed publish
+  ensure_warm a
+  for mode in jit r2r; do publish "jit$mode" zstd "bench/a-jit-$mode" "$run/cache/a-warm" "jit-$mode-prime" >/dev/null; done
+  for ((i = 1; i <= N_PUB; i++)); do
+    for mode in $( ((i % 2)) && echo jit r2r || echo r2r jit); do
+      w=$(timed "jit.$mode.warm" "jit$mode" zstd "bench/a-jit-$mode" "$run/cache/a-warm" "jit-$mode-warm-$i")
+      echo "  (a) warm, $mode: $w" >&2
+      w=$(timed "jit.$mode.cold" "jit$mode" zstd "bench/a-jit-$mode-cold-$i" "$run/cache/jit-$mode-cold-$i" "jit-$mode-cold-$i")
+      echo "  (a) cold, $mode: $w" >&2
+    done
+  done
+}
+section "task JIT: ReadyToRun package against IL only" jit jit
 
 # ------------------------------------------------------------------ 5d. layer-build throughput
 # native_once NAME CMD: one hyperfine run (no shell: `bash -c` runs the pipe), prints seconds
