@@ -23,7 +23,8 @@ public sealed record AppLayerBuild(AppLayerPart Part, ImageLayer Layer, long Tar
 /// Writes the app layers of a publish folder, bottom to top, one zstd blob each. Each layer waits
 /// for its own turn at the <see cref="EncoderGate"/>, so base-layer transcodes can run between
 /// them instead of waiting for the whole app side. When the target registry already holds a zstd
-/// blob of a part's exact tar (same diff_id), that blob is used and nothing is compressed.
+/// blob of a part's exact tar (same diff_id) written with the same format and level, that blob is
+/// used and nothing is compressed.
 /// </summary>
 internal static class AppLayerBuilder
 {
@@ -39,13 +40,12 @@ internal static class AppLayerBuilder
         CancellationToken cancellationToken,
         Task<RegistryLayerCandidates>? registryCache = null)
     {
-        // zstd:chunked layers need their table of contents: plain zstd candidates do not do.
-        var candidates = registryCache is null || settings.Chunked ? null : await registryCache.ConfigureAwait(false);
+        var candidates = registryCache is null ? null : await registryCache.ConfigureAwait(false);
         var built = new List<AppLayerBuild>(parts.Count);
         for (var i = 0; i < parts.Count; i++)
         {
             var part = parts[i];
-            if (candidates is { Count: > 0 } && await FromRegistryAsync(request, part, policy, candidates, cancellationToken).ConfigureAwait(false) is { } reused)
+            if (candidates is { Count: > 0 } && await FromRegistryAsync(request, part, policy, settings, candidates, cancellationToken).ConfigureAwait(false) is { } reused)
             {
                 built.Add(reused);
                 continue;
@@ -55,7 +55,7 @@ internal static class AppLayerBuilder
             var clock = Stopwatch.StartNew();
             var blobPath = Path.Combine(workDirectory, $"app-layer-{i}.tar.zst");
             var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, blobPath, settings, cancellationToken).ConfigureAwait(false);
-            built.Add(AppLayerBuild.Built(part, blob, clock.Elapsed));
+            built.Add(AppLayerBuild.Built(part, blob with { Descriptor = LayerCompressionAnnotations.Stamp(blob.Descriptor, settings) }, clock.Elapsed));
         }
         return built;
     }
@@ -63,7 +63,7 @@ internal static class AppLayerBuilder
     // Hashes the part's tar without compressing it (cheap next to zstd) and looks its diff_id up.
     // The hash is only a lookup key: a part not found is compressed, which computes its own diff_id.
     private static async Task<AppLayerBuild?> FromRegistryAsync(
-        ImageRequest request, AppLayerPart part, LayerEntryPolicy policy, RegistryLayerCandidates candidates, CancellationToken ct)
+        ImageRequest request, AppLayerPart part, LayerEntryPolicy policy, ZstdSettings settings, RegistryLayerCandidates candidates, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         // No log: the compressing pass, if any, reports the entries it warns about.
@@ -76,7 +76,7 @@ internal static class AppLayerBuilder
             diffId = hashing.Digest;
             tarSize = hashing.BytesWritten;
         }
-        return await candidates.FindAsync(diffId, ct).ConfigureAwait(false) is { } candidate
+        return await candidates.FindAsync(diffId, settings, ct).ConfigureAwait(false) is { } candidate
             ? new AppLayerBuild(part, candidates.LayerFor(candidate, diffId), tarSize, clock.Elapsed, candidate.FoundIn)
             : null;
     }

@@ -89,7 +89,8 @@ public sealed class BaseLayerPreparer(
                         ErrorCodes.BaseLayerDiffIdMismatch,
                         $"Base layer {digest} of {baseImage.Reference} holds a tar whose diff_id is {cached.Blob.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set {UserSetting.RecompressBaseLayers}=false to ship its layers as they are.");
                 }
-                var layer = new ImageLayer(cached.Blob.Descriptor, diffId, new FileBlobSource(cached.Blob.FilePath));
+                // Stamped here, not when written: blobs cached by an older version get the same manifest entry.
+                var layer = new ImageLayer(LayerCompressionAnnotations.Stamp(cached.Blob.Descriptor, settings), diffId, new FileBlobSource(cached.Blob.FilePath));
                 return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? $"{settings.FormatName} from cache" : $"transcoded to {settings.FormatName}", clock.Elapsed)
                 {
                     Preparation = cached.FromCache ? LayerPreparation.FromCache : LayerPreparation.Transcoded,
@@ -101,15 +102,16 @@ public sealed class BaseLayerPreparer(
         }
     }
 
-    // A layer of an image already in the target registry with this diff_id, confirmed by HEAD.
+    // A layer of an image already in the target registry with this diff_id, written with these
+    // settings (format and level, per its annotations), confirmed by HEAD.
     private async Task<(ImageLayer Layer, string FoundIn)?> FromRegistryCacheAsync(Digest diffId, CancellationToken ct)
     {
-        if (registryCache is null || settings.Chunked)
+        if (registryCache is null)
         {
-            return null; // zstd:chunked layers need their table of contents: not taken from the registry
+            return null;
         }
         var candidates = await registryCache.ConfigureAwait(false);
-        return await candidates.FindAsync(diffId, ct).ConfigureAwait(false) is { } candidate
+        return await candidates.FindAsync(diffId, settings, ct).ConfigureAwait(false) is { } candidate
             ? (candidates.LayerFor(candidate, diffId), candidate.FoundIn)
             : null;
     }

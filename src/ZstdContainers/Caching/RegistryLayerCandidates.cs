@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ZstdContainers.Layers;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
 
@@ -11,8 +12,10 @@ public sealed record LayerCandidate(Descriptor Descriptor, string Repository, st
 /// <summary>
 /// The registry as a layer cache: zstd layers of images already in the target registry (the tags
 /// being pushed, then ContainerLayerCacheFrom), indexed by the diff_id their image's config lists.
-/// A base layer (or an app layer) whose diff_id is found need not be downloaded, recompressed or
-/// uploaded: the registry confirms the blob (HEAD) and the new image points at it.
+/// A base layer (or an app layer) whose diff_id is found, and whose descriptor says it was written
+/// with the format and level this publish uses (<see cref="LayerCompressionAnnotations"/>), need not
+/// be downloaded, recompressed or uploaded: the registry confirms the blob (HEAD) and the new image
+/// points at it. A layer without those annotations (an older version, another tool) is not taken.
 /// </summary>
 /// <remarks>
 /// What is trusted: an image's config is the source of truth. Its bytes are checked against the
@@ -28,10 +31,10 @@ public sealed class RegistryLayerCandidates
     private const long MaxConfigBytes = 4 << 20;
 
     private readonly RegistryClient? _registry;
-    private readonly Dictionary<Digest, LayerCandidate> _byDiffId;
+    private readonly Dictionary<Digest, List<LayerCandidate>> _byDiffId;
     private readonly IBuildLog _log;
 
-    private RegistryLayerCandidates(RegistryClient? registry, Dictionary<Digest, LayerCandidate> byDiffId, IBuildLog log)
+    private RegistryLayerCandidates(RegistryClient? registry, Dictionary<Digest, List<LayerCandidate>> byDiffId, IBuildLog log)
     {
         _registry = registry;
         _byDiffId = byDiffId;
@@ -48,7 +51,8 @@ public sealed class RegistryLayerCandidates
     public ImageLayer LayerFor(LayerCandidate candidate, Digest diffId)
     {
         var registry = _registry ?? throw new InvalidOperationException("No registry.");
-        var descriptor = candidate.Descriptor with { Platform = null, Urls = null };
+        // Annotations sorted again: the manifest we write must not depend on how another writer ordered them.
+        var descriptor = candidate.Descriptor with { Platform = null, Urls = null, Annotations = LayerCompressionAnnotations.Sorted(candidate.Descriptor.Annotations) };
         return new ImageLayer(
             descriptor,
             diffId,
@@ -70,7 +74,7 @@ public sealed class RegistryLayerCandidates
         IBuildLog log,
         CancellationToken ct)
     {
-        var found = new Dictionary<Digest, LayerCandidate>();
+        var found = new Dictionary<Digest, List<LayerCandidate>>();
         foreach (var (repository, reference) in sources.Distinct())
         {
             var name = $"{registry.Registry}/{repository}:{reference}";
@@ -88,7 +92,11 @@ public sealed class RegistryLayerCandidates
                     {
                         if (manifest.Layers[i].MediaType == layerMediaType)
                         {
-                            found.TryAdd(diffIds[i], new LayerCandidate(manifest.Layers[i], repository, name));
+                            if (!found.TryGetValue(diffIds[i], out var list))
+                            {
+                                found[diffIds[i]] = list = [];
+                            }
+                            list.Add(new LayerCandidate(manifest.Layers[i], repository, name));
                         }
                     }
                 }
@@ -103,13 +111,20 @@ public sealed class RegistryLayerCandidates
     }
 
     /// <summary>
-    /// The zstd blob whose tar is <paramref name="diffId"/>, when an image lists it and the registry
-    /// confirms it has the blob; else null.
+    /// The zstd blob whose tar is <paramref name="diffId"/>, written with <paramref name="settings"/>
+    /// (format and level, as its descriptor's annotations say), when an image lists it and the
+    /// registry confirms it has the blob; else null. The first such candidate in source order is taken.
     /// </summary>
-    public async Task<LayerCandidate?> FindAsync(Digest diffId, CancellationToken ct)
+    public async Task<LayerCandidate?> FindAsync(Digest diffId, ZstdSettings settings, CancellationToken ct)
     {
-        if (_registry is null || !_byDiffId.TryGetValue(diffId, out var candidate))
+        if (_registry is null || !_byDiffId.TryGetValue(diffId, out var listed))
         {
+            return null;
+        }
+        var candidate = listed.FirstOrDefault(c => LayerCompressionAnnotations.WrittenWith(c.Descriptor, settings));
+        if (candidate is null)
+        {
+            _log.Detail($"Registry layer cache: {listed[0].FoundIn} has {diffId}, but not written as {settings.FormatName} level {settings.Level}; compressed again.");
             return null;
         }
         try
