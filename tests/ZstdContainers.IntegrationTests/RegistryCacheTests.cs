@@ -15,9 +15,10 @@ public sealed class RegistryCacheTests(PackageFixture package)
         await using var proxy = new FaultProxy(IPEndPoint.Parse(Rig.Registry));
         var project = await TestProject.CreateAsync(package, "regcache");
         var repository = "it/regcache-" + Guid.NewGuid().ToString("N")[..8];
-        string[] Properties() =>
+        string[] Properties(int baseLevel = 3) =>
         [
             "-p:ContainerLayerCompression=zstd",
+            "-p:ContainerBaseLayerCompressionLevel=" + baseLevel,
             "-p:ContainerRegistry=" + proxy.Address,
             // A fresh, empty layer cache each time: a new CI runner.
             "-p:ContainerLayerCacheDirectory=" + Directory.CreateTempSubdirectory("zc-it-regcache-").FullName,
@@ -46,5 +47,26 @@ public sealed class RegistryCacheTests(PackageFixture package)
         Assert.Contains(lines, l => l.Contains("tar unchanged, zstd from the registry", StringComparison.Ordinal));
         var (secondManifest, _, _) = await RegistryProbe.ManifestAsync(repository, "v1");
         Assert.Equal(zstdBaseLayers, RegistryProbe.Layers(secondManifest).Take(baseLayers.Count).Select(l => l["digest"]!.GetValue<string>()));
+        Assert.All(RegistryProbe.Layers(secondManifest), l =>
+        {
+            Assert.Equal("zstd", l["annotations"]!["io.github.zstdcontainers.compression"]!.GetValue<string>());
+            Assert.Equal("3", l["annotations"]!["io.github.zstdcontainers.compression-level"]!.GetValue<string>());
+        });
+
+        // Another base level, again from an empty cache: the registry's level-3 blobs do not match, so the
+        // base layers are downloaded and recompressed at level 4; the app layer (its level unchanged) is reused.
+        var thirdCount = proxy.EventList.Count;
+        var third = await project.PublishAsync(repository, "v1", Properties(baseLevel: 4), baseImage: baseImage, useRegistry: false);
+
+        third.EnsureSuccess("publish at another base level");
+        var thirdEvents = proxy.EventList.Skip(thirdCount).Select(e => e.Request).ToList();
+        Assert.All(baseLayers, d => Assert.Contains(thirdEvents, r => r.Method == "GET" && r.Path.EndsWith(d, StringComparison.Ordinal)));
+        var thirdLines = third.Output.Split('\n');
+        Assert.DoesNotContain(thirdLines, l => l.Contains("base layer ", StringComparison.Ordinal) && l.Contains("zstd from the registry", StringComparison.Ordinal));
+        Assert.Contains(thirdLines, l => l.Contains("tar unchanged, zstd from the registry", StringComparison.Ordinal));
+        var (thirdManifest, _, _) = await RegistryProbe.ManifestAsync(repository, "v1");
+        var thirdBase = RegistryProbe.Layers(thirdManifest).Take(baseLayers.Count).ToList();
+        Assert.All(thirdBase, l => Assert.Equal("4", l["annotations"]!["io.github.zstdcontainers.compression-level"]!.GetValue<string>()));
+        Assert.Empty(thirdBase.Select(l => l["digest"]!.GetValue<string>()).Intersect(zstdBaseLayers));
     }
 }
