@@ -30,6 +30,7 @@ internal static class AppLayerBuilder
 {
     /// <param name="registryCache">zstd layers the target registry holds; null when there is none to
     /// look in, or when a layer found there could not be shipped (handed off to a later step).</param>
+    /// <param name="layerReady">Called with each layer as soon as it is built or found (e.g. to start its upload).</param>
     public static async Task<List<AppLayerBuild>> BuildAsync(
         ImageRequest request,
         IReadOnlyList<AppLayerPart> parts,
@@ -38,7 +39,8 @@ internal static class AppLayerBuilder
         string workDirectory,
         IBuildLog log,
         CancellationToken cancellationToken,
-        Task<RegistryLayerCandidates>? registryCache = null)
+        Task<RegistryLayerCandidates>? registryCache = null,
+        Action<ImageLayer>? layerReady = null)
     {
         var candidates = registryCache is null ? null : await registryCache.ConfigureAwait(false);
         var built = new List<AppLayerBuild>(parts.Count);
@@ -48,6 +50,7 @@ internal static class AppLayerBuilder
             if (candidates is { Count: > 0 } && await FromRegistryAsync(request, part, policy, settings, candidates, cancellationToken).ConfigureAwait(false) is { } reused)
             {
                 built.Add(reused);
+                layerReady?.Invoke(reused.Layer);
                 continue;
             }
             var writer = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, part.Selection, log);
@@ -56,6 +59,7 @@ internal static class AppLayerBuilder
             var blobPath = Path.Combine(workDirectory, $"app-layer-{i}.tar.zst");
             var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, blobPath, settings, cancellationToken).ConfigureAwait(false);
             built.Add(AppLayerBuild.Built(part, blob with { Descriptor = LayerCompressionAnnotations.Stamp(blob.Descriptor, settings) }, clock.Elapsed));
+            layerReady?.Invoke(built[^1].Layer);
         }
         return built;
     }

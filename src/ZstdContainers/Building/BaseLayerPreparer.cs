@@ -25,10 +25,16 @@ public sealed record BaseLayerOutcome(ImageLayer Layer, long SourceSize, string 
 public sealed class BaseLayerPreparer(
     RegistryClient registry, LayerCache cache, ZstdSettings settings, bool recompress, IBuildLog log, Task<RegistryLayerCandidates>? registryCache = null)
 {
-    public async Task<IReadOnlyList<BaseLayerOutcome>> PrepareAsync(ResolvedBaseImage baseImage, CancellationToken cancellationToken)
+    /// <param name="layerReady">Called with each layer as soon as it is ready (e.g. to start its upload), in no set order.</param>
+    public async Task<IReadOnlyList<BaseLayerOutcome>> PrepareAsync(ResolvedBaseImage baseImage, CancellationToken cancellationToken, Action<ImageLayer>? layerReady = null)
     {
         var tasks = baseImage.Manifest.Layers
-            .Select((descriptor, i) => PrepareOneAsync(baseImage, descriptor, baseImage.DiffIds[i], cancellationToken))
+            .Select(async (descriptor, i) =>
+            {
+                var outcome = await PrepareOneAsync(baseImage, descriptor, baseImage.DiffIds[i], cancellationToken).ConfigureAwait(false);
+                layerReady?.Invoke(outcome.Layer);
+                return outcome;
+            })
             .ToList();
         return await Task.WhenAll(tasks).ConfigureAwait(false);
     }

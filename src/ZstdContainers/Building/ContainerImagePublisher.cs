@@ -43,11 +43,17 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             var registryCache = targetRegistry is null
                 ? null
                 : RegistryLayerCandidates.LoadAsync(targetRegistry, RegistryCacheSources(request, targetRegistry.Registry), baseImage.Platform, MediaTypes.OciLayerZstd, log, cancellationToken);
+            // A sink that takes layers early starts each upload as soon as its layer is ready; the
+            // config and the manifest still go up last, in ShipAsync. Disposed on the way out: after
+            // a failure, uploads still running are stopped and nothing is tagged.
+            var earlySink = request.SkipPublishing ? null : sink as IEarlyBlobSink;
+            await using var uploads = earlySink?.BeginUploads(request.Repository, cancellationToken);
+            Action<ImageLayer>? layerReady = uploads is null ? null : layer => _ = uploads.Ship(layer);
             var preparer = new BaseLayerPreparer(baseRegistry, cache, baseSettings, request.Compression.RecompressBaseLayers, log, registryCache);
-            var baseLayersTask = preparer.PrepareAsync(baseImage, cancellationToken);
+            var baseLayersTask = preparer.PrepareAsync(baseImage, cancellationToken, layerReady);
             var appLayersTask = AppLayerBuilder.BuildAsync(
                 // A handed-off image finds its layers on disk later, not in the target registry.
-                request, appParts, policy, settings, workDirectory, log, cancellationToken, request.SkipPublishing ? null : registryCache);
+                request, appParts, policy, settings, workDirectory, log, cancellationToken, request.SkipPublishing ? null : registryCache, layerReady);
             await Task.WhenAll(baseLayersTask, appLayersTask).ConfigureAwait(false);
             var baseLayers = await baseLayersTask.ConfigureAwait(false);
             var appLayers = await appLayersTask.ConfigureAwait(false);
@@ -100,7 +106,9 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
                     Tags = request.Tags,
                     Timestamp = policy.Timestamp,
                 };
-                shipped = await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
+                shipped = uploads is not null
+                    ? await earlySink!.ShipAsync(images, uploads, cancellationToken).ConfigureAwait(false)
+                    : await sink.ShipAsync(images, cancellationToken).ConfigureAwait(false);
             }
             var verb = request.SkipPublishing ? "Built" : sink.Verb;
             PublishLog.Summary(log, verb, sink.Describe(request.Repository, request.Tags), image, baseLayers, appLayers, shipped, total.Elapsed);

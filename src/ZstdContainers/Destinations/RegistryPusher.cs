@@ -21,7 +21,8 @@ public readonly record struct UploadTally(int UploadedBlobs, int TotalBlobs, lon
 /// </summary>
 public sealed class RegistryPusher(RegistryClient registry, string repository, IBuildLog log)
 {
-    private const int MaxParallelBlobs = 3;
+    /// <summary>The repository the pusher ships to.</summary>
+    public string Repository => repository;
 
     /// <summary>
     /// Ships every blob of the image; returns what happened to each (its layers in order, then
@@ -29,22 +30,20 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
     /// </summary>
     public async Task<IReadOnlyList<BlobShipment>> PushBlobsAsync(BuiltImage image, CancellationToken cancellationToken)
     {
-        using var gate = new SemaphoreSlim(MaxParallelBlobs);
-        var pushes = image.Layers.Select(async layer =>
+        var uploads = new BlobUploads(this, cancellationToken);
+        await using (uploads.ConfigureAwait(false))
         {
-            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                var clock = Stopwatch.StartNew();
-                var transfer = await PushLayerAsync(layer, cancellationToken).ConfigureAwait(false);
-                return new BlobShipment(layer.Descriptor.Digest, layer.Descriptor.Size, transfer, clock.Elapsed);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }).ToList();
-        var shipped = new List<BlobShipment>(await Task.WhenAll(pushes).ConfigureAwait(false));
+            return await PushBlobsAsync(image, uploads, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Ships every blob of the image through <paramref name="uploads"/>, which may have started some
+    /// of its layers already; the config goes up once every layer is in place.
+    /// </summary>
+    public async Task<IReadOnlyList<BlobShipment>> PushBlobsAsync(BuiltImage image, BlobUploads uploads, CancellationToken cancellationToken)
+    {
+        var shipped = new List<BlobShipment>(await uploads.ShipAllAsync(image.Layers).ConfigureAwait(false));
 
         var configClock = Stopwatch.StartNew();
         var configTransfer = BlobTransfer.AlreadyPresent;
@@ -88,7 +87,7 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
 
     private static string Join(IEnumerable<string> tags) => string.Join(", ", tags.Select(t => "'" + t + "'"));
 
-    private async Task<BlobTransfer> PushLayerAsync(ImageLayer layer, CancellationToken cancellationToken)
+    internal async Task<BlobTransfer> PushLayerAsync(ImageLayer layer, CancellationToken cancellationToken)
     {
         var digest = layer.Descriptor.Digest;
         if (await registry.BlobExistsAsync(repository, digest, cancellationToken).ConfigureAwait(false))

@@ -6,8 +6,9 @@ namespace ZstdContainers.Destinations;
 /// A registry (ContainerRegistry): blobs first, then the manifest or index under every tag. The sink
 /// owns the one client a publish opens on the target registry: the registry layer cache reads through
 /// <see cref="Client"/> too, so the registry sees one /v2/ probe and one token exchange, not one per step.
+/// Layers can be handed over while the image is still being built (<see cref="IEarlyBlobSink"/>).
 /// </summary>
-public sealed class RegistrySink(string registry, RegistryClientOptions options, IBuildLog log) : IImageSink, IDisposable
+public sealed class RegistrySink(string registry, RegistryClientOptions options, IBuildLog log) : IEarlyBlobSink, IDisposable
 {
     private readonly Lazy<RegistryClient> _client = new(() => new RegistryClient(registry, RegistryAccess.Push, options));
 
@@ -28,13 +29,29 @@ public sealed class RegistrySink(string registry, RegistryClientOptions options,
     {
     }
 
-    public async Task<ShipReport> ShipAsync(ImageSet images, CancellationToken cancellationToken)
+    public BlobUploads BeginUploads(string repository, CancellationToken cancellationToken) =>
+        new(new RegistryPusher(Client, repository, log), cancellationToken);
+
+    public Task<ShipReport> ShipAsync(ImageSet images, CancellationToken cancellationToken) =>
+        ShipCoreAsync(images, started: null, cancellationToken);
+
+    public Task<ShipReport> ShipAsync(ImageSet images, BlobUploads started, CancellationToken cancellationToken) =>
+        ShipCoreAsync(images, started, cancellationToken);
+
+    private async Task<ShipReport> ShipCoreAsync(ImageSet images, BlobUploads? started, CancellationToken cancellationToken)
     {
+        if (started is not null && (images.Images.Count != 1 || started.Repository != images.Repository))
+        {
+            throw new ArgumentException("Uploads started early belong to a single image pushed to their repository.", nameof(started));
+        }
         var pusher = new RegistryPusher(Client, images.Repository, log);
         var shipped = new List<BlobShipment>();
         foreach (var image in images.Images)
         {
-            shipped.AddRange(await pusher.PushBlobsAsync(image, cancellationToken).ConfigureAwait(false));
+            // Image after image: a layer the images share is uploaded once and found by the next one.
+            shipped.AddRange(started is null
+                ? await pusher.PushBlobsAsync(image, cancellationToken).ConfigureAwait(false)
+                : await pusher.PushBlobsAsync(image, started, cancellationToken).ConfigureAwait(false));
         }
         var tally = UploadTally.Of(shipped);
         log.Info($"  uploaded {tally.UploadedBlobs} of {tally.TotalBlobs} blobs ({Sizes.Format(tally.UploadedBytes)}) to {Registry}/{images.Repository}; {tally.TotalBlobs - tally.UploadedBlobs} were there already");
