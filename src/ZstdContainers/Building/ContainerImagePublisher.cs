@@ -26,7 +26,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
         sink.CheckWritable();
         new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy).EnsureSourceExists();
-        // Split before any network work: a bad ContainerLayer fails in a second.
+        // Split before any network work: a bad custom layer fails in a second.
         var appParts = LayerPartitioner.Partition(request.PublishDirectory, request.LayerSplit);
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccesses.ForBaseImage(request.BaseImage.Registry, request.OutputRegistry), registryOptions);
@@ -138,7 +138,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
 
     /// <summary>
     /// Where the registry cache looks, in order: the tags being pushed (the previous image), then
-    /// ContainerLayerCacheFrom. Only references on the target registry: a blob elsewhere would have
+    /// the images the user names as a layer cache. Only references on the target registry: a blob elsewhere would have
     /// to be downloaded and uploaded again, which saves nothing over recompressing.
     /// </summary>
     internal static List<(string Repository, string Reference)> RegistryCacheSources(ImageRequest request, string registry)

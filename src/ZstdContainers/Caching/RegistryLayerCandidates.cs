@@ -11,7 +11,7 @@ public sealed record LayerCandidate(Descriptor Descriptor, string Repository, st
 
 /// <summary>
 /// The registry as a layer cache: zstd layers of images already in the target registry (the tags
-/// being pushed, then ContainerLayerCacheFrom), indexed by the diff_id their image's config lists.
+/// being pushed, then the images the user names as a layer cache), indexed by the diff_id their image's config lists.
 /// A base layer (or an app layer) whose diff_id is found, and whose descriptor says it was written
 /// with the format and level this publish uses (<see cref="LayerCompressionAnnotations"/>), need not
 /// be downloaded, recompressed or uploaded: the registry confirms the blob (HEAD) and the new image
@@ -23,7 +23,7 @@ public sealed record LayerCandidate(Descriptor Descriptor, string Repository, st
 /// layers whose media type is the zstd type we would write are taken. A blob is then used only if the
 /// registry has it under its digest. The blob's bytes are not read, so the pairing of a diff_id with
 /// a blob is as trustworthy as whoever can push to those repositories, who could replace the image
-/// itself anyway; ContainerLayerCacheFrom must name only repositories you trust as much as your own.
+/// itself anyway; the images named as a layer cache must be in repositories the user trusts as much as their own.
 /// Works on any Distribution registry (manifests, blobs, HEAD; no referrers API).
 /// </remarks>
 public sealed class RegistryLayerCandidates

@@ -3,7 +3,7 @@ using ZstdContainers.Registry;
 namespace ZstdContainers.Destinations;
 
 /// <summary>
-/// A registry (ContainerRegistry): blobs first, then the manifest or index under every tag. The sink
+/// A registry (the output registry): blobs first, then the manifest or index under every tag. The sink
 /// owns the one client a publish opens on the target registry: the registry layer cache reads through
 /// <see cref="Client"/> too, so the registry sees one /v2/ probe and one token exchange, not one per step.
 /// Layers can be handed over while the image is still being built (<see cref="IEarlyBlobSink"/>).

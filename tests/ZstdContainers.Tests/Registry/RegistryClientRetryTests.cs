@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Text;
 using ZstdContainers.Oci;
 using ZstdContainers.Registry;
+using ZstdContainers.Tasks;
 
 namespace ZstdContainers.Tests.Registry;
 
@@ -130,7 +131,7 @@ public sealed class RegistryClientRetryTests
             Assert.Equal(ErrorCodes.RegistryUnreachable, ex.Code);
             Assert.Contains("registry.test", ex.Message);
             Assert.Contains("Connection refused", ex.Message);
-            Assert.Contains("ContainerRegistry", ex.Message);
+            Assert.Contains("ContainerRegistry", PropertyNames.Render(ex.Message));
             Assert.Equal(3, fake.Requests.Count);
             Assert.Equal(2, delays.Count);
         }

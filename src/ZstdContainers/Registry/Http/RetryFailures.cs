@@ -67,7 +67,7 @@ internal sealed class RetryFailures(string registry)
         ErrorCodes.RegistryUnreachable,
         RegistryErrors.NeverConnected(ex)
             ? $"Could not reach registry '{registry}' ({request}): {RegistryErrors.Reason(ex)} (gave up after {Attempts(attempts)}). " +
-              "Check the registry name (ContainerRegistry / ContainerBaseImage), that the registry is up, and the network or proxy settings."
+              $"Check the registry name ({UserSetting.Registry} / {UserSetting.BaseImage}), that the registry is up, and the network or proxy settings."
             : $"The connection to registry '{registry}' kept breaking ({request}): {RegistryErrors.Reason(ex)} (gave up after {Attempts(attempts)}). " +
               "A connection was made each time but lost before the request finished: check the registry's health and what is in between " +
               "(a proxy, load balancer or firewall that cuts long or large uploads).",

@@ -40,7 +40,7 @@ internal sealed class ManifestOperations(RegistryHttp http)
                 throw new ZstdContainersException(
                     ErrorCodes.BaseImageNotFound,
                     $"The image '{display}' was not found: the registry answered 404{RegistryErrors.Suffix(detail)}. " +
-                    "Check the registry, repository and tag (ContainerBaseImage, or ContainerRegistry/ContainerRepository), and that the tag exists.");
+                    $"Check the registry, repository and tag ({UserSetting.BaseImage}, or {UserSetting.Registry}/{UserSetting.Repository}), and that the tag exists.");
             }
             await http.EnsureSuccessAsync(response, request, attempt).ConfigureAwait(false);
 
