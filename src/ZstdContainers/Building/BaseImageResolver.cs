@@ -51,12 +51,7 @@ public static class BaseImageResolver
         {
             throw Invalid(reference, $"its manifest lists {manifest.Layers.Count} layers but its config {diffIds.Count} diff_ids");
         }
-        var platform = new Platform
-        {
-            Os = ImageDocument.OptionalString(config, "os", image, "config") ?? wanted.Os,
-            Architecture = ImageDocument.OptionalString(config, "architecture", image, "config") ?? wanted.Architecture,
-            Variant = ImageDocument.OptionalString(config, "variant", image, "config") ?? wanted.Variant,
-        };
+        var platform = ImageDocument.ConfigPlatform(config, image, fallback: wanted);
         return new ResolvedBaseImage(reference, manifestResponse.Digest, manifest, config, diffIds, platform);
     }
 

@@ -64,12 +64,7 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
         }
         var name = "the per-RID image " + image.ManifestDigest;
         var config = ImageDocument.ParseObject(Encoding.UTF8.GetBytes(image.Configuration), name, "config");
-        var platform = new Platform
-        {
-            Architecture = ImageDocument.OptionalString(config, "architecture", name, "config") ?? throw ImageDocument.Invalid(name, "config", "architecture", "is missing"),
-            Os = ImageDocument.OptionalString(config, "os", name, "config") ?? throw ImageDocument.Invalid(name, "config", "os", "is missing"),
-            Variant = ImageDocument.OptionalString(config, "variant", name, "config"),
-        };
+        var platform = ImageDocument.ConfigPlatform(config, name);
         var descriptor = new Descriptor { MediaType = image.ManifestMediaType, Digest = digest, Size = manifestBytes.Length, Platform = platform };
         var diffIds = ImageDocument.DiffIds(config, name);
         return new ImageParts(manifestBytes, ImageDocument.Deserialize<ImageManifest>(manifestBytes, name, "manifest"), Encoding.UTF8.GetBytes(image.Configuration), diffIds, descriptor);

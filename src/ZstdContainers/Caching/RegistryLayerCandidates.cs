@@ -82,8 +82,8 @@ public sealed class RegistryLayerCandidates
             {
                 foreach (var (manifest, config) in await ReadImagesAsync(registry, repository, reference, platform, ct).ConfigureAwait(false))
                 {
-                    var diffIds = DiffIds(config);
-                    if (diffIds is null || diffIds.Count != manifest.Layers.Count)
+                    var diffIds = ImageDocument.DiffIds(config, name);
+                    if (diffIds.Count != manifest.Layers.Count)
                     {
                         log.Detail($"Registry layer cache: {name} skipped, its config's diff_ids do not pair with its manifest's layers.");
                         continue;
@@ -167,33 +167,14 @@ public sealed class RegistryLayerCandidates
             var manifest = OciJson.Deserialize<ImageManifest>(response.Content);
             // GetBlobAsync checks the config's bytes against the digest the manifest names.
             var configBytes = await registry.GetBlobAsync(repository, manifest.Config.Digest, MaxConfigBytes, ct).ConfigureAwait(false);
-            if (JsonNode.Parse(configBytes) is JsonObject config && SamePlatform(config, platform))
+            var name = $"{registry.Registry}/{repository}@{response.Digest}";
+            var config = ImageDocument.ParseObject(configBytes, name, "config");
+            var declared = ImageDocument.ConfigPlatform(config, name);
+            if (declared.Os == platform.Os && declared.Architecture == platform.Architecture)
             {
                 images.Add((manifest, config));
             }
         }
         return images;
-    }
-
-    private static bool SamePlatform(JsonObject config, Platform platform) =>
-        config["os"] is JsonValue os && os.TryGetValue<string>(out var o) && o == platform.Os
-        && config["architecture"] is JsonValue arch && arch.TryGetValue<string>(out var a) && a == platform.Architecture;
-
-    private static List<Digest>? DiffIds(JsonObject config)
-    {
-        if ((config["rootfs"] as JsonObject)?["diff_ids"] is not JsonArray array)
-        {
-            return null;
-        }
-        var list = new List<Digest>(array.Count);
-        foreach (var node in array)
-        {
-            if (node is not JsonValue value || !value.TryGetValue<string>(out var text) || !Digest.TryParse(text, out var digest))
-            {
-                return null;
-            }
-            list.Add(digest);
-        }
-        return list;
     }
 }

@@ -67,6 +67,17 @@ public static class ImageDocument
         return digests;
     }
 
+    /// <summary>
+    /// The platform a config declares (os, architecture, variant). A field the config leaves out is
+    /// taken from <paramref name="fallback"/>; without one, a missing os or architecture is an error.
+    /// </summary>
+    public static Platform ConfigPlatform(JsonObject config, string image, Platform? fallback = null) => new()
+    {
+        Os = OptionalString(config, "os", image, "config") ?? fallback?.Os ?? throw Invalid(image, "config", "os", "is missing"),
+        Architecture = OptionalString(config, "architecture", image, "config") ?? fallback?.Architecture ?? throw Invalid(image, "config", "architecture", "is missing"),
+        Variant = OptionalString(config, "variant", image, "config") ?? fallback?.Variant,
+    };
+
     public static ZstdContainersException Invalid(string image, string document, string field, string why) =>
         new(ErrorCodes.InvalidImageDocument,
             $"The {document} of {image} cannot be used: {field} {why}. Check that the image is a valid OCI or Docker v2 image ({UserSetting.BaseImage}); ZstdContainers builds only on sha256 content.");
