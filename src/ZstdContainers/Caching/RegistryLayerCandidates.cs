@@ -46,8 +46,9 @@ public sealed class RegistryLayerCandidates
 
     public int Count => _byDiffId.Count;
 
-    /// <summary>The layer of the new image for a found candidate: its blob stays where it is (HEAD finds
-    /// it in the target repository, or it is mounted from the repository it was found in).</summary>
+    /// <summary>The layer of the new image for a candidate <see cref="FindAsync"/> returned (so the registry
+    /// has just confirmed the blob): it stays where it is, already in the target repository or mounted
+    /// from the repository it was found in.</summary>
     public ImageLayer LayerFor(LayerCandidate candidate, Digest diffId)
     {
         var registry = _registry ?? throw new InvalidOperationException("No registry.");
@@ -57,7 +58,8 @@ public sealed class RegistryLayerCandidates
             descriptor,
             diffId,
             new RegistryBlobSource(registry, candidate.Repository, descriptor.Digest, descriptor.Size),
-            new ImageReference(registry.Registry, candidate.Repository));
+            new ImageReference(registry.Registry, candidate.Repository),
+            SeenInSource: true);
     }
 
     /// <summary>

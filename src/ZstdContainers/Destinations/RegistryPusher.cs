@@ -85,18 +85,27 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
         }
     }
 
+    private bool OnThisRegistry(ImageReference reference) =>
+        string.Equals(reference.Registry, registry.Registry, StringComparison.OrdinalIgnoreCase);
+
     private static string Join(IEnumerable<string> tags) => string.Join(", ", tags.Select(t => "'" + t + "'"));
 
     internal async Task<BlobTransfer> PushLayerAsync(ImageLayer layer, CancellationToken cancellationToken)
     {
         var digest = layer.Descriptor.Digest;
+        if (layer is { SeenInSource: true, SourceRepository: { } seen } && OnThisRegistry(seen) && seen.Repository == repository)
+        {
+            // The registry layer cache confirmed it here moments ago: one HEAD per layer is enough.
+            log.Detail($"{digest}: already in {registry.Registry}/{repository} (confirmed by the layer cache lookup), not uploaded");
+            return BlobTransfer.AlreadyPresent;
+        }
         if (await registry.BlobExistsAsync(repository, digest, cancellationToken).ConfigureAwait(false))
         {
             log.Detail($"{digest}: already in {registry.Registry}/{repository}, not uploaded");
             return BlobTransfer.AlreadyPresent;
         }
         if (layer.SourceRepository is { } from
-            && string.Equals(from.Registry, registry.Registry, StringComparison.OrdinalIgnoreCase)
+            && OnThisRegistry(from)
             && await registry.TryMountBlobAsync(repository, digest, from.Repository, cancellationToken).ConfigureAwait(false))
         {
             log.Detail($"{digest}: mounted from {from.Repository}");

@@ -8,7 +8,11 @@ namespace ZstdContainers.Oci;
 /// For a base layer reused as it is: the registry and repository it lives in, so a push to the
 /// same registry can mount it instead of uploading it. Null for blobs we produced.
 /// </param>
-public sealed record ImageLayer(Descriptor Descriptor, Digest DiffId, IBlobSource Source, ImageReference? SourceRepository = null);
+/// <param name="SeenInSource">
+/// The registry answered, during this publish, that <paramref name="SourceRepository"/> holds the
+/// blob (the registry layer cache's HEAD): a push to that same repository need not ask again.
+/// </param>
+public sealed record ImageLayer(Descriptor Descriptor, Digest DiffId, IBlobSource Source, ImageReference? SourceRepository = null, bool SeenInSource = false);
 
 /// <summary>
 /// A finished single-platform image: the exact manifest and config bytes (their digests are

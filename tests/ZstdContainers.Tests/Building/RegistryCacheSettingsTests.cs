@@ -89,6 +89,23 @@ public sealed class RegistryCacheSettingsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_layer_the_cache_lookup_confirmed_in_the_target_repository_is_asked_about_once()
+    {
+        await PublishAsync();
+        _fake.Requests.Clear();
+
+        var again = await PublishAsync();
+
+        Assert.All(again.Report.Layers, l => Assert.Equal("from registry cache", l.Prepared));
+        foreach (var layer in again.Image.Layers)
+        {
+            var heads = _fake.Requests.Count(r => r.Method == "HEAD" && r.Uri.AbsolutePath == $"/v2/{Target}/blobs/{layer.Descriptor.Digest}");
+            Assert.Equal(1, heads);
+        }
+        Assert.All(again.Shipped.Blobs.Take(again.Image.Layers.Count), b => Assert.Equal(BlobTransfer.AlreadyPresent, b.Transfer));
+    }
+
+    [Fact]
     public async Task Another_app_level_compresses_the_app_layer_again()
     {
         await PublishAsync(level: 3);
