@@ -51,7 +51,12 @@ public sealed class ResolveZstdContainerSettings : CoreTask
         options = options with { BaseLevel = ParseBaseLevel(ContainerBaseLayerCompressionLevel), CacheFrom = ParseCacheFrom(ContainerLayerCacheFrom) };
         if (!string.IsNullOrWhiteSpace(IntermediateDirectory))
         {
-            options = options with { HandOffDirectory = Path.GetFullPath(Path.Combine(IntermediateDirectory.Trim(), "zstdcontainers", "handoff")) };
+            var intermediate = Path.GetFullPath(Path.Combine(IntermediateDirectory.Trim(), "zstdcontainers"));
+            options = options with
+            {
+                HandOffDirectory = Path.Combine(intermediate, "handoff"),
+                AppLayerRecordFile = Path.Combine(intermediate, "app-layers.json"),
+            };
         }
         if (!string.IsNullOrEmpty(Repository))
         {

@@ -10,7 +10,8 @@ namespace ZstdContainers.Building;
 /// local blob, or a blob the target registry already holds), its tar size, and the time it took.
 /// </summary>
 /// <param name="ReusedFrom">The image the registry blob was found in; null when the blob was written here.</param>
-public sealed record AppLayerBuild(AppLayerPart Part, ImageLayer Layer, long TarSize, TimeSpan Elapsed, string? ReusedFrom = null)
+/// <param name="DiffIdFromRecord">The tar's diff_id came from the project's app layer record: its files were not read.</param>
+public sealed record AppLayerBuild(AppLayerPart Part, ImageLayer Layer, long TarSize, TimeSpan Elapsed, string? ReusedFrom = null, bool DiffIdFromRecord = false)
 {
     public static AppLayerBuild Built(AppLayerPart part, LayerBlob blob, TimeSpan elapsed) =>
         new(part, new ImageLayer(blob.Descriptor, blob.DiffId, new FileBlobSource(blob.FilePath)), blob.TarSize, elapsed);
@@ -43,11 +44,20 @@ internal static class AppLayerBuilder
         Action<ImageLayer>? layerReady = null)
     {
         var candidates = registryCache is null ? null : await registryCache.ConfigureAwait(false);
+        // Only worth keeping when there is a registry to find unchanged parts in (this push makes
+        // the candidates of the next one).
+        var records = candidates is not null && request.Compression.AppLayerRecordFile is { } recordFile
+            ? AppLayerRecords.Load(recordFile, log)
+            : null;
         var built = new List<AppLayerBuild>(parts.Count);
         for (var i = 0; i < parts.Count; i++)
         {
             var part = parts[i];
-            if (candidates is { Count: > 0 } && await FromRegistryAsync(request, part, policy, settings, candidates, cancellationToken).ConfigureAwait(false) is { } reused)
+            // Taken before any file is read: a file written after this shows in the next key.
+            var fingerprint = records is null
+                ? null
+                : AppLayerFingerprint.Compute(request.PublishDirectory, request.WorkingDirectory, policy, part.Selection, cancellationToken);
+            if (candidates is { Count: > 0 } && await FromRegistryAsync(request, part, policy, settings, candidates, records, fingerprint, log, cancellationToken).ConfigureAwait(false) is { } reused)
             {
                 built.Add(reused);
                 layerReady?.Invoke(reused.Layer);
@@ -58,30 +68,48 @@ internal static class AppLayerBuilder
             var clock = Stopwatch.StartNew();
             var blobPath = Path.Combine(workDirectory, $"app-layer-{i}.tar.zst");
             var blob = await ZstdBlobWriter.WriteDirectoryAsync(writer, blobPath, settings, cancellationToken).ConfigureAwait(false);
+            if (fingerprint is { Settled: true })
+            {
+                records!.Add(fingerprint.Key, blob.DiffId, blob.TarSize);
+            }
             built.Add(AppLayerBuild.Built(part, blob with { Descriptor = LayerCompressionAnnotations.Stamp(blob.Descriptor, settings) }, clock.Elapsed));
             layerReady?.Invoke(built[^1].Layer);
         }
+        records?.Save(log);
         return built;
     }
 
-    // Hashes the part's tar without compressing it (cheap next to zstd) and looks its diff_id up.
-    // The hash is only a lookup key: a part not found is compressed, which computes its own diff_id.
+    // Looks the part's diff_id up: from the project's record when its files are as they were when
+    // it was written, else by hashing the tar without compressing it (cheap next to zstd). Either
+    // way only a lookup key: a part not found is compressed, which computes its own diff_id.
     private static async Task<AppLayerBuild?> FromRegistryAsync(
-        ImageRequest request, AppLayerPart part, LayerEntryPolicy policy, ZstdSettings settings, RegistryLayerCandidates candidates, CancellationToken ct)
+        ImageRequest request, AppLayerPart part, LayerEntryPolicy policy, ZstdSettings settings, RegistryLayerCandidates candidates,
+        AppLayerRecords? records, AppLayerFingerprint? fingerprint, IBuildLog log, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        // No log: the compressing pass, if any, reports the entries it warns about.
-        var writer = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, part.Selection);
         Digest diffId;
         long tarSize;
-        using (var hashing = new HashingWriteStream(Stream.Null))
+        var fromRecord = fingerprint is not null && records!.Find(fingerprint.Key) is not null;
+        if (fromRecord)
         {
+            (diffId, tarSize) = records!.Find(fingerprint!.Key)!.Value;
+            log.Detail($"App layer '{part.Name}': files unchanged since the record in '{request.Compression.AppLayerRecordFile}', diff_id {diffId} taken from it (tar not re-read).");
+        }
+        else
+        {
+            // No log: the compressing pass, if any, reports the entries it warns about.
+            var writer = new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy, part.Selection);
+            using var hashing = new HashingWriteStream(Stream.Null);
             writer.WriteTar(hashing, ct);
             diffId = hashing.Digest;
             tarSize = hashing.BytesWritten;
+            if (fingerprint is { Settled: true })
+            {
+                records!.Add(fingerprint.Key, diffId, tarSize);
+            }
         }
         return await candidates.FindAsync(diffId, settings, ct).ConfigureAwait(false) is { } candidate
-            ? new AppLayerBuild(part, candidates.LayerFor(candidate, diffId), tarSize, clock.Elapsed, candidate.FoundIn)
+            ? new AppLayerBuild(part, candidates.LayerFor(candidate, diffId), tarSize, clock.Elapsed, candidate.FoundIn, fromRecord)
             : null;
     }
 }

@@ -38,4 +38,10 @@ public sealed record CompressionOptions
     /// index step: a folder under the project's obj/. Null: under the layer cache folder.
     /// </summary>
     public string? HandOffDirectory { get; init; }
+
+    /// <summary>
+    /// The project's record of what its app layers' tars hashed to (<see cref="Caching.AppLayerRecords"/>):
+    /// a file under the project's obj/. Null: none, every part is hashed.
+    /// </summary>
+    public string? AppLayerRecordFile { get; init; }
 }

@@ -21,7 +21,8 @@ internal static class PublishLog
             var part = app.Part;
             var d = app.Layer.Descriptor;
             var holds = appLayers.Count > 1 ? $" ({part.Description})" : string.Empty;
-            var how = app.ReusedFrom is { } foundIn ? $"tar unchanged, zstd from the registry ({foundIn}), not recompressed, " : string.Empty;
+            var unchanged = app.DiffIdFromRecord ? "files unchanged since the last publish (recognised from obj/ record, not re-read)" : "tar unchanged";
+            var how = app.ReusedFrom is { } foundIn ? $"{unchanged}, zstd from the registry ({foundIn}), not recompressed, " : string.Empty;
             log.Info($"  {LayerTitle(part, appLayers.Count)} {Short(d.Digest)}: {Sizes.Format(app.TarSize)} tar -> {Sizes.Format(d.Size)} {LayerFormat(d)} ({Ratio(d.Size, app.TarSize)}), {how}{Sizes.Seconds(app.Elapsed)}{holds}");
         }
     }

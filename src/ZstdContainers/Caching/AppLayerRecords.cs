@@ -1,0 +1,132 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ZstdContainers.Oci;
+
+namespace ZstdContainers.Caching;
+
+/// <summary>
+/// What each app layer's tar hashed to last time, by <see cref="Layers.AppLayerFingerprint"/>, so an
+/// unchanged part is recognised without reading its files. A lookup key only: the blob it leads to
+/// is still found in the target registry by diff_id, format and level, and confirmed there.
+/// </summary>
+/// <remarks>
+/// Kept per project, under its obj/ folder (not in the shared layer cache): it describes that
+/// project's publish folder, goes away with <c>dotnet clean</c> or a fresh checkout as MSBuild's own
+/// incremental state does, and is never restored onto another machine's files. Written by an atomic
+/// rename of a complete file, private to the user; an unreadable or foreign file is ignored (every
+/// part is then hashed as without a record).
+/// </remarks>
+public sealed class AppLayerRecords
+{
+    private const int FormatVersion = 1;
+
+    // Enough for the parts of several RIDs and configurations; the oldest go first.
+    private const int MaxEntries = 64;
+
+    private readonly string _path;
+    private readonly List<Entry> _entries;
+    private bool _changed;
+
+    private AppLayerRecords(string path, List<Entry> entries)
+    {
+        _path = path;
+        _entries = entries;
+    }
+
+    /// <summary>The records in <paramref name="path"/>; none when the file is missing or not ours.</summary>
+    public static AppLayerRecords Load(string path, IBuildLog log)
+    {
+        List<Entry> entries = [];
+        try
+        {
+            var file = JsonSerializer.Deserialize<RecordFile>(File.ReadAllBytes(path));
+            if (file is { Version: FormatVersion, Entries: { } stored })
+            {
+                entries = [.. stored.Where(e => e.Fingerprint is { Length: 64 } && Digest.TryParse(e.DiffId, out _) && e.TarSize >= 0)];
+            }
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            log.Detail($"App layer records '{path}' ignored: {e.Message}");
+        }
+        return new AppLayerRecords(path, entries);
+    }
+
+    /// <summary>The diff_id and tar size recorded for this fingerprint, or null.</summary>
+    public (Digest DiffId, long TarSize)? Find(string fingerprint) =>
+        _entries.FirstOrDefault(e => e.Fingerprint == fingerprint) is { } entry ? (Digest.Parse(entry.DiffId), entry.TarSize) : null;
+
+    /// <summary>Records what a part's tar hashed to (the fingerprint taken before its files were read).</summary>
+    public void Add(string fingerprint, Digest diffId, long tarSize)
+    {
+        var index = _entries.FindIndex(e => e.Fingerprint == fingerprint);
+        if (index >= 0 && _entries[index].DiffId == diffId.Value && _entries[index].TarSize == tarSize)
+        {
+            return;
+        }
+        if (index >= 0)
+        {
+            _entries.RemoveAt(index);
+        }
+        _entries.Add(new Entry { Fingerprint = fingerprint, DiffId = diffId.Value, TarSize = tarSize });
+        if (_entries.Count > MaxEntries)
+        {
+            _entries.RemoveRange(0, _entries.Count - MaxEntries);
+        }
+        _changed = true;
+    }
+
+    /// <summary>Writes the file when something was added; a failure only costs the next publish a hash.</summary>
+    public void Save(IBuildLog log)
+    {
+        if (!_changed)
+        {
+            return;
+        }
+        var temp = _path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+            using (var stream = new FileStream(temp, options))
+            {
+                JsonSerializer.Serialize(stream, new RecordFile { Version = FormatVersion, Entries = _entries });
+            }
+            File.Move(temp, _path, overwrite: true);
+            _changed = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            BlobFile.TryDelete(temp);
+            log.Detail($"App layer records '{_path}' not written: {e.Message}");
+        }
+    }
+
+    private sealed class RecordFile
+    {
+        [JsonPropertyName("version")]
+        public int Version { get; set; }
+
+        [JsonPropertyName("entries")]
+        public List<Entry>? Entries { get; set; }
+    }
+
+    private sealed class Entry
+    {
+        [JsonPropertyName("fingerprint")]
+        public string Fingerprint { get; set; } = string.Empty;
+
+        [JsonPropertyName("diffId")]
+        public string DiffId { get; set; } = string.Empty;
+
+        [JsonPropertyName("tarSize")]
+        public long TarSize { get; set; }
+    }
+}
