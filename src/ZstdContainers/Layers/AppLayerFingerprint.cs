@@ -5,11 +5,12 @@ namespace ZstdContainers.Layers;
 
 /// <summary>
 /// A key over everything that decides the bytes of one app layer's tar, read from file metadata
-/// only (one stat per entry, no file opened): the writer's code, the entry policy (timestamp,
-/// owner, modes), the container directory, the part's selection and, for every entry in it, its
-/// path, kind, size, last-write time and mode (and link target). Two publish folders with the same
-/// key give the same tar unless a file's content changed while its size and last-write time did
-/// not, which is what MSBuild's own incremental build assumes too.
+/// (one stat per entry; only files of up to 64 KiB are read): the writer's code, the entry policy
+/// (timestamp, owner, modes), the container directory, the part's selection and, for every entry in
+/// it, its path, kind, size, mode (and link target), and a small file's content hash or a larger
+/// file's last-write time. Two publish folders with the same key give the same tar unless a large
+/// file's content changed while its size and last-write time did not, which is what MSBuild's own
+/// incremental build assumes too.
 /// </summary>
 /// <param name="Key">Hex sha256 of the description above.</param>
 /// <param name="Settled">False when some entry was written too recently to trust its timestamp
@@ -20,10 +21,14 @@ public sealed record AppLayerFingerprint(string Key, bool Settled)
     // clocks tick in up to 2 s).
     private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(2);
 
+    // Up to this size a file's content is hashed instead of trusting its timestamp.
+    private const long SmallFile = 64 * 1024;
+
     // The writer's assembly: a new build of the tar code may write other bytes for the same files.
     private static readonly string WriterVersion = typeof(DirectoryLayerWriter).Assembly.ManifestModule.ModuleVersionId.ToString("N");
 
-    public static AppLayerFingerprint Compute(
+    /// <returns>Null when some entry cannot be read: the caller hashes the tar, which reports it.</returns>
+    public static AppLayerFingerprint? Compute(
         string publishDirectory, string containerDirectory, LayerEntryPolicy policy, IReadOnlySet<string>? selection, CancellationToken ct)
     {
         var started = DateTime.UtcNow;
@@ -35,6 +40,20 @@ public sealed record AppLayerFingerprint(string Key, bool Settled)
             .Append(policy.Timestamp.ToUnixTimeSeconds()).Append(' ').Append(policy.OwnerId).Append(' ').Append(policy.GroupId).Append(' ')
             .Append((int)policy.DirectoryPermissions).Append(' ').Append((int)policy.FilePermissions(false)).Append(' ').Append((int)policy.FilePermissions(true)).Append('\n')
             .Append(selection is null ? "whole folder\n" : "selection\n");
+        try
+        {
+            AppendEntries(text, publishDirectory, selection, started, ref settled, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return new AppLayerFingerprint(key, settled);
+    }
+
+    private static void AppendEntries(StringBuilder text, string publishDirectory, IReadOnlySet<string>? selection, DateTime started, ref bool settled, CancellationToken ct)
+    {
         foreach (var (relativePath, info) in FolderEntries.EnumerateSorted(Path.GetFullPath(publishDirectory), ct))
         {
             if (selection is not null && !selection.Contains(relativePath))
@@ -52,9 +71,19 @@ public sealed record AppLayerFingerprint(string Key, bool Settled)
                     break;
                 case UnixFileKind.RegularFile:
                     var file = (FileInfo)info;
-                    var written = file.LastWriteTimeUtc;
-                    settled &= started - written >= SettleTime;
-                    text.Append(' ').Append(file.Length).Append(' ').Append(written.Ticks);
+                    text.Append(' ').Append(file.Length);
+                    if (file.Length <= SmallFile)
+                    {
+                        // Small files are keyed by content: reading them is cheap, and the SDK
+                        // rewrites some on every publish (web.config) with the same bytes.
+                        text.Append(" c").Append(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file.FullName))));
+                    }
+                    else
+                    {
+                        var written = file.LastWriteTimeUtc;
+                        settled &= started - written >= SettleTime;
+                        text.Append(" t").Append(written.Ticks);
+                    }
                     if (!OperatingSystem.IsWindows())
                     {
                         text.Append(' ').Append((int)file.UnixFileMode);
@@ -63,7 +92,5 @@ public sealed record AppLayerFingerprint(string Key, bool Settled)
             }
             text.Append('\n');
         }
-        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
-        return new AppLayerFingerprint(key, settled);
     }
 }

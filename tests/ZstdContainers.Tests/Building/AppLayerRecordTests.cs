@@ -147,6 +147,19 @@ public sealed class AppLayerRecordTests : IDisposable
     }
 
     [Fact]
+    public async Task A_small_file_rewritten_with_the_same_bytes_still_matches_the_record()
+    {
+        // As the SDK does with web.config on every publish: new timestamp, same content.
+        await PublishAsync(Request("1.0"));
+        var config = Path.Combine(_publish, "app.runtimeconfig.json");
+        File.WriteAllText(config, File.ReadAllText(config));
+
+        await PublishAsync(Request("1.0"));
+
+        Assert.True(RecognisedFromRecord);
+    }
+
+    [Fact]
     public async Task A_folder_written_seconds_ago_is_not_recorded()
     {
         File.SetLastWriteTimeUtc(Path.Combine(_publish, "app.dll"), DateTime.UtcNow);
