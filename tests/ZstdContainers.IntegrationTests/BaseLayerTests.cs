@@ -116,7 +116,7 @@ public sealed class BaseLayerTests(PackageFixture package)
     }
 
     [Fact]
-    public async Task A_corrupted_cache_entry_is_detected_and_rebuilt()
+    public async Task A_corrupted_cache_entry_is_detected_when_its_bytes_are_uploaded_and_rebuilt_by_the_next_publish()
     {
         var cache = Path.Combine(package.WorkRoot, "cache-corrupt");
         var project = await TestProject.CreateAsync(package, "corrupt-cache");
@@ -134,12 +134,27 @@ public sealed class BaseLayerTests(PackageFixture package)
             stream.Write("not zstd"u8);
         }
 
-        var second = await project.PublishAsync(repository, "v2", props);
-        second.EnsureSuccess("publish over a corrupt cache");
-        Assert.Contains("ZSTDC5002", second.Output); // the warning naming the damaged entry
+        // The registry already holds that blob: its bytes are not read, so the damage does not show yet.
+        var same = await project.PublishAsync(repository, "v2", props);
+        same.EnsureSuccess("publish over a corrupt cache to a registry holding the blob");
+        Assert.DoesNotContain("ZSTDC5002", same.Output);
+        Assert.Equal(0, CountLines(same.Output, "transcoded to zstd"));
+
+        // Another repository needs the bytes: the damage is found while uploading them, the publish
+        // fails with the code naming the entry, and the entry is deleted.
+        var other = repository + "-other";
+        var failed = await project.PublishAsync(other, "v2", props);
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Contains("error ZSTDC5002", failed.Output);
+        Assert.Contains("publish again", failed.Output);
+        Assert.False(File.Exists(victim));
+
+        var second = await project.PublishAsync(other, "v2", props);
+        second.EnsureSuccess("publish again after the damaged entry was deleted");
         Assert.Equal(1, CountLines(second.Output, "transcoded to zstd"));
-        var (manifest, _, _) = await RegistryProbe.ManifestAsync(repository, "v2");
+        var (manifest, _, _) = await RegistryProbe.ManifestAsync(other, "v2");
         Assert.Contains(Path.GetFileName(victim), RegistryProbe.Layers(manifest).Select(l => l["digest"]!.GetValue<string>()[7..]));
+        repository = other;
         (await Containerd.PullAsync($"{Rig.Registry}/{repository}:v2")).EnsureSuccess("ctr pull verifies every digest");
     }
 

@@ -60,7 +60,7 @@ public sealed class BaseLayerPreparer(
             case LayerCompression.None when !recompress:
                 return Kept(MediaTypes.OciLayerTar, $"uncompressed, kept ({UserSetting.RecompressBaseLayers}=false)");
             case LayerCompression.Gzip or LayerCompression.None:
-                // Local cache first (verified, no request), then the registry, then recompress.
+                // Local cache first (no request; its bytes are checked when read), then the registry, then recompress.
                 var local = await cache.TryGetTranscodedAsync(digest, diffId, settings.Level, settings.FormatName, cancellationToken).ConfigureAwait(false);
                 if (local is null && await FromRegistryCacheAsync(diffId, cancellationToken).ConfigureAwait(false) is { } reused)
                 {
@@ -69,7 +69,7 @@ public sealed class BaseLayerPreparer(
                         Preparation = LayerPreparation.FromRegistryCache,
                     };
                 }
-                var cached = local is not null ? new CachedLayer(local, FromCache: true) : await cache.GetOrAddTranscodedAsync(
+                var cached = local ?? await cache.GetOrAddTranscodedAsync(
                     digest,
                     diffId,
                     settings.Level,
@@ -96,7 +96,7 @@ public sealed class BaseLayerPreparer(
                         $"Base layer {digest} of {baseImage.Reference} holds a tar whose diff_id is {cached.Blob.DiffId}, but the base image's config lists {diffId} for it: the base image's config does not describe its layers. Re-push the base image, or set {UserSetting.RecompressBaseLayers}=false to ship its layers as they are.");
                 }
                 // Stamped here, not when written: blobs cached by an older version get the same manifest entry.
-                var layer = new ImageLayer(LayerCompressionAnnotations.Stamp(cached.Blob.Descriptor, settings), diffId, new FileBlobSource(cached.Blob.FilePath));
+                var layer = new ImageLayer(LayerCompressionAnnotations.Stamp(cached.Blob.Descriptor, settings), diffId, cached.Source);
                 return new BaseLayerOutcome(layer, descriptor.Size, descriptor.MediaType, cached.FromCache ? $"{settings.FormatName} from cache" : $"transcoded to {settings.FormatName}", clock.Elapsed)
                 {
                     Preparation = cached.FromCache ? LayerPreparation.FromCache : LayerPreparation.Transcoded,

@@ -55,6 +55,24 @@ internal static class BlobFile
         }
     }
 
+    /// <summary>Null when the file at path exists with this size, else what is wrong with it: a stat, no read.</summary>
+    public static string? CheckSize(string path, Digest digest, long size)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                return $"its blob {digest} is missing";
+            }
+            return info.Length == size ? null : $"its blob {digest} has {info.Length} bytes where {size} were recorded";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"its blob {digest} cannot be read ({e.Message})";
+        }
+    }
+
     public static void TryDelete(string path)
     {
         try

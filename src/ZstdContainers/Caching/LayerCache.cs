@@ -18,9 +18,10 @@ namespace ZstdContainers.Caching;
 /// <para>What is trusted, and why: the folder is private to this user (<see cref="CacheFolder"/>
 /// refuses one that another user owns or can write), and a record is written only after the
 /// transcoder has checked that the blob decompresses to the diff_id the base image's config lists.
-/// So a record's diff_id was verified by us. A hit re-checks the blob's sha256 and size against
-/// the record (disk damage, a half-restored cache) and the record's diff_id against the config;
-/// it does not decompress the blob again.</para>
+/// So a record's diff_id was verified by us. A hit checks the blob's size against the record (a
+/// stat) and the record's diff_id against the config at once; the blob's sha256 (disk damage, a
+/// half-restored cache) only when its bytes are read (<see cref="CachedLayer.DeferredCheck"/>), so a
+/// blob the registry already holds costs no read. It never decompresses the blob again.</para>
 /// <para>Safe for several builds (processes) and threads at once: blobs and records appear by an
 /// atomic rename of a complete file, so a reader sees a whole entry or none.</para>
 /// </remarks>
@@ -160,7 +161,7 @@ public sealed class LayerCache : IDisposable
         if (cached is not null)
         {
             _log.Detail($"Layer cache hit: {sourceDigest} at level {level} is {cached.Digest}.");
-            return new CachedLayer(cached, FromCache: true);
+            return Hit(recordPath, sourceDigest, level, cached);
         }
 
         using var entryLock = await EntryLock.AcquireAsync(Path.Combine(_locks, key + ".lock"), _lockTimeout, _log, ct).ConfigureAwait(false);
@@ -171,7 +172,7 @@ public sealed class LayerCache : IDisposable
         if (cached is not null)
         {
             _log.Detail($"Layer cache hit: {sourceDigest} at level {level} is {cached.Digest} (stored by another build meanwhile).");
-            return new CachedLayer(cached, FromCache: true);
+            return Hit(recordPath, sourceDigest, level, cached);
         }
         if (problem is not null)
         {
@@ -228,12 +229,29 @@ public sealed class LayerCache : IDisposable
     /// <see cref="GetOrAddTranscodedAsync(Digest, Digest, int, string, Func{string, CancellationToken, Task{LayerBlob}}, CancellationToken)"/>
     /// deals with). Looks only; never creates.
     /// </summary>
-    public async Task<LayerBlob?> TryGetTranscodedAsync(Digest sourceDigest, Digest diffId, int level, string format, CancellationToken ct)
+    public async Task<CachedLayer?> TryGetTranscodedAsync(Digest sourceDigest, Digest diffId, int level, string format, CancellationToken ct)
     {
         var recordPath = Path.Combine(_records, Key(sourceDigest, level, format) + ".json");
         var (cached, _, _) = await TryGetAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
-        return cached;
+        return cached is null ? null : Hit(recordPath, sourceDigest, level, cached);
     }
+
+    // A hit, with the check of its bytes put off until a destination reads them. A damaged blob
+    // found then is evicted (record and blob), so the next publish recompresses the layer.
+    private CachedLayer Hit(string recordPath, Digest sourceDigest, int level, LayerBlob blob) => new(blob, FromCache: true, async ct =>
+    {
+        var problem = await BlobFile.VerifyAsync(blob.FilePath, blob.Digest, blob.Size, ct).ConfigureAwait(false);
+        if (problem is null)
+        {
+            return;
+        }
+        _log.Detail($"Layer cache entry {recordPath} is damaged: {problem}; deleted.");
+        BlobFile.TryDelete(recordPath);
+        BlobFile.TryDelete(blob.FilePath);
+        throw new ZstdContainersException(
+            ErrorCodes.CacheEntryCorrupt,
+            $"The layer cache entry for base layer {sourceDigest} (level {level}) is damaged: {problem}, found while reading it to ship it. The entry was deleted; publish again and the layer is recompressed. If this keeps happening, check the disk or clear the cache ('{Directory}').");
+    });
 
     private static string Key(Digest sourceDigest, int level, string format) =>
         $"{sourceDigest.Hex}.L{level}" + (format == TranscodedRecord.PlainFormat ? string.Empty : "." + format.Replace(':', '-'));
@@ -296,7 +314,8 @@ public sealed class LayerCache : IDisposable
 
         var digest = Digest.Parse(record.Digest);
         var blobPath = Path.Combine(_blobs, digest.Hex);
-        problem = await BlobFile.VerifyAsync(blobPath, digest, record.Size, ct).ConfigureAwait(false);
+        // Size only (a stat): the bytes are checked when they are read, see Hit.
+        problem = BlobFile.CheckSize(blobPath, digest, record.Size);
         if (problem is not null)
         {
             return (null, problem, blobPath);

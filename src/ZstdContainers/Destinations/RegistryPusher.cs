@@ -118,6 +118,7 @@ public sealed class RegistryPusher(RegistryClient registry, string repository, I
         if (layer.Source is FileBlobSource file)
         {
             var path = file.Path;
+            await file.EnsureIntactAsync(cancellationToken).ConfigureAwait(false);
             await registry.UploadBlobAsync(
                 repository,
                 digest,

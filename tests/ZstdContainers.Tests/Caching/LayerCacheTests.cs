@@ -165,7 +165,7 @@ public sealed class LayerCacheTests : IDisposable
     }
 
     [Fact]
-    public async Task Corrupt_blob_bytes_are_detected_and_the_entry_is_rebuilt()
+    public async Task Corrupt_blob_bytes_are_found_when_the_blob_is_read_which_evicts_the_entry()
     {
         using var cache = NewCache();
         var first = await Get(cache);
@@ -176,17 +176,29 @@ public sealed class LayerCacheTests : IDisposable
             blob.WriteByte(0xEE);
         }
 
-        var second = await Get(cache);
+        // The lookup does not read the blob (a destination that holds it never will).
+        var hit = await Get(cache);
+        Assert.True(hit.FromCache);
+        Assert.Empty(_log.Warnings);
 
-        Assert.False(second.FromCache);
+        var error = await Assert.ThrowsAsync<ZstdContainersException>(() => hit.Source.OpenAsync(CancellationToken.None));
+        Assert.Equal(ErrorCodes.CacheEntryCorrupt, error.Code);
+        Assert.Contains(_source.Value, error.Message);
+        Assert.Contains("publish again", error.Message);
+        Assert.False(File.Exists(RecordPath()));
+        Assert.Empty(Blobs);
+
+        var rebuilt = await Get(cache);
+        Assert.False(rebuilt.FromCache);
         Assert.Equal(2, _creates);
-        AssertValid(second);
-        Assert.Equal(first.Blob.Digest, second.Blob.Digest);
-        var warning = Assert.Single(_log.Warnings);
-        Assert.Equal(ErrorCodes.CacheEntryCorrupt, warning.Code);
-        Assert.Contains(_source.Value, warning.Message);
-        Assert.Contains(_log.Details, d => d.Contains("damaged", StringComparison.Ordinal));
-        Assert.True((await Get(cache)).FromCache);
+        AssertValid(rebuilt);
+        Assert.Equal(first.Blob.Digest, rebuilt.Blob.Digest);
+        var intact = await Get(cache);
+        Assert.True(intact.FromCache);
+        await using (var stream = await intact.Source.OpenAsync(CancellationToken.None))
+        {
+            Assert.Equal(intact.Blob.Size, stream.Length);
+        }
     }
 
     [Fact]
