@@ -89,10 +89,11 @@ internal static class AppLayerBuilder
         var clock = Stopwatch.StartNew();
         Digest diffId;
         long tarSize;
-        var fromRecord = fingerprint is not null && records!.Find(fingerprint.Key) is not null;
-        if (fromRecord)
+        var recorded = fingerprint is null ? null : records!.Find(fingerprint.Key);
+        var fromRecord = recorded is not null;
+        if (recorded is { } entry)
         {
-            (diffId, tarSize) = records!.Find(fingerprint!.Key)!.Value;
+            (diffId, tarSize) = entry;
             log.Detail($"App layer '{part.Name}': files unchanged since the record in '{request.Compression.AppLayerRecordFile}', diff_id {diffId} taken from it (tar not re-read).");
         }
         else
