@@ -24,7 +24,8 @@
 #      (c) a framework-dependent app with a generated 2 GB folder, for peak memory.
 #   5. measures (see eng/bench/README.md for the methods) and writes the report: publish step, image
 #      bytes, pull + unpack, redeploy, then the issue 12 scenarios (cold CI runner, warm machine,
-#      pulls through a 400 Mbit/s link shaped with tc, base layer levels, the task's JIT), then
+#      pulls through a 400 Mbit/s link shaped with tc, base layer levels, the first publish to an empty
+#      registry (one more registry per publish, started empty), the task's JIT), then
 #      layer-build throughput and peak memory. ZCB_SECTIONS="id ..." runs only some (README).
 # Everything it starts (registry, containerd x2) is stopped by pid on exit; tc shaping on lo is
 # removed on every exit of the section that added it; the run folder is deleted unless --keep.
@@ -44,7 +45,7 @@ for a in "$@"; do
   case $a in
     --quick) quick=1 ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$a' (use --quick, --keep)" >&2; exit 2 ;;
   esac
 done
@@ -203,15 +204,16 @@ if selected memory; then rec size.c "$(du -sb "$run/c/bin/Release/net10.0/publis
 # image task in this version, so the environment is what keeps a cold run cold). With fresh_tmp=1
 # TMPDIR is CACHE/tmp too: the SDK keeps its layer store under TMPDIR/Containers, and a fresh runner
 # has none. APP's package version is VERSION_APP when set (the jit section's own packs), else $version.
+# The image goes to DEST_REGISTRY when set (levels-empty: a registry without the base image), else $BREG.
 fresh_tmp=0
 publish() {
   local x=$1 comp=$2 repo=$3 cache=$4 name=$5; shift 5
-  local p="PROJ_$x" b="BASE_$x" v="VERSION_$x" log="$run/logs/$name.log" t0 w target tmp=${TMPDIR:-/tmp}
+  local p="PROJ_$x" b="BASE_$x" v="VERSION_$x" log="$run/logs/$name.log" t0 w target tmp=${TMPDIR:-/tmp} dest=${DEST_REGISTRY:-$BREG}
   mkdir -p "$cache"
   if ((fresh_tmp)); then tmp="$cache/tmp"; mkdir -p "$tmp"; fi
   t0=$(now)
   TMPDIR="$tmp" XDG_CACHE_HOME="$cache" dotnet publish "${!p}" -c Release --no-restore -nologo -nodeReuse:false -t:PublishContainer \
-    -p:ZstdContainersVersion="${!v:-$version}" -p:ContainerBaseImage="${!b}" -p:ContainerRegistry="$BREG" \
+    -p:ZstdContainersVersion="${!v:-$version}" -p:ContainerBaseImage="${!b}" -p:ContainerRegistry="$dest" \
     -p:ContainerRepository="$repo" -p:ContainerLayerCompression="$comp" \
     -p:ContainerLayerCacheDirectory="$cache/zstdcontainers" -v:n -clp:PerformanceSummary "$@" >"$log" 2>&1 ||
     { tail -30 "$log" >&2; echo "publish $name failed (log: $log)" >&2; return 1; }
@@ -539,6 +541,54 @@ levels() {
   shaping_off
 }
 section "base layer levels (a): bytes, first publish, pull" levels levels
+
+# levels-empty: the first publish of (a) to an EMPTY registry, the case issue 12 names (the base image
+# comes from one registry, Microsoft's, and the image goes to another, the team's). Each publish gets a
+# registry of its own, started empty on another loopback port (the base stays in $BREG): the SDK
+# cannot mount the base layers there, so it downloads them (into its content store, which a fresh
+# XDG_CACHE_HOME and TMPDIR keep empty) and uploads them; ours downloads, recompresses and uploads
+# them, with an empty layer cache. Ours at the default base level (and level 3) and the SDK's
+# alternate, N_PUB each. The levels section's first publish (same registry, new repository: the SDK
+# mounts) is the other half of the comparison.
+EMPTY_LEVELS=${ZCB_EMPTY_LEVELS:-"$(grep -rhoP 'DefaultBaseLevel = \K[0-9]+' "$root/src" | head -1) 3"}
+levels_empty() {
+  local i l who w
+  fresh_tmp=1
+  # one_empty NAME KEY ARGS...: a fresh registry, one timed publish into it, the registry stopped and
+  # deleted. Runs in its own shell (called as $(...)), which owns the registry and stops it on any exit.
+  one_empty() {
+    # pids: this shell's own list (start_private_registry appends the registry to it), so the trap
+    # stops that registry alone, never the run's; ereg_pid outlives the function for the trap
+    local name=$1 key=$2 out ereg pids=(); shift 2
+    ereg_pid="" ereg_dir="$run/empty-$name"
+    rm -rf "$ereg_dir"
+    trap '[[ -z $ereg_pid ]] || { kill "$ereg_pid" 2>/dev/null; wait "$ereg_pid" 2>/dev/null; }; rm -rf "$ereg_dir"' EXIT
+    start_private_registry "$ereg_dir" "$run/logs/registry-empty-$name.log" || return 1
+    ereg_pid=${pids[-1]} ereg=$PRIVATE_REGISTRY
+    [[ $(curl -fsS "http://$ereg/v2/_catalog") == '{"repositories":[]}' ]] || { echo "registry $ereg is not empty" >&2; return 1; }
+    # the SDK splits this list on ';' (ours also treats loopback as plain HTTP)
+    out=$(DEST_REGISTRY="$ereg" DOTNET_CONTAINER_INSECURE_REGISTRIES="$BREG;$ereg" timed "$key" "$@") || return 1
+    echo "$out"
+  }
+  for ((i = 1; i <= N_PUB; i++)); do
+    for who in $( ((i % 2)) && echo "$EMPTY_LEVELS sdk" || echo "sdk $EMPTY_LEVELS"); do
+      if [[ $who == sdk ]]; then
+        w=$(one_empty "gzip-$i" levels.empty.a.gzip a gzip "bench/a-empty" "$run/cache/a-empty-gzip-$i" "a-empty-gzip-$i") || return 1
+        # the SDK downloads every base layer into its content store (XDG_CACHE_HOME/dotnet/Containers/Content
+        # in 10.0.401), next to its app layer, and uploads them all: count both
+        recs "verify.levels.empty.a.gzip.$i" "$(grep -c 'Finished uploading layer' "$run/logs/a-empty-gzip-$i.log" || true) layers uploaded, $(find "$run/cache/a-empty-gzip-$i" -name '*.tar.gz' | wc -l) layer blobs in its content store afterwards"
+        echo "  (a) first publish $i to an empty registry, SDK: $w" >&2
+      else
+        l=$who
+        w=$(one_empty "L$l-$i" "levels.empty.a.L$l" a zstd "bench/a-empty" "$run/cache/a-empty-L$l-$i" "a-empty-L$l-$i" \
+          -p:ContainerBaseLayerCompressionLevel="$l") || return 1
+        recs "verify.levels.empty.a.L$l.$i" "$(actions "a-empty-L$l-$i")"
+        echo "  (a) first publish $i to an empty registry, base level $l: $w" >&2
+      fi
+    done
+  done
+}
+section "first publish of (a) to an empty registry" levels-empty levels_empty
 
 # jit: what the task's cold JIT costs. The package is packed twice, with and without ReadyToRun
 # (ZstdContainersReadyToRun), each into a copy of (a); then, alternating, N_PUB warm publishes
