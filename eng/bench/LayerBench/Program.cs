@@ -7,8 +7,11 @@
 //       tarhash  tar + the sha256 of the tar (the diff_id)
 //       zstd     ZstdBlobWriter fed from a tar file already on disk (--dir is then that file):
 //                encoder + both hashes + blob write, no tar building
-//   LayerBench transcode [--level 3] [--workers N] --layer FILE.gz DIGEST DIFFID [--layer ...]
-//       BaseLayerTranscoder on base layer blobs on disk; prints the zstd size of each.
+//   LayerBench transcode [--level 3] [--workers N] [--parts] --layer FILE.gz DIGEST DIFFID [--layer ...]
+//       BaseLayerTranscoder on base layer blobs on disk, one after another as the task runs them;
+//       prints the zstd size, wall and CPU seconds (this process, every thread) of each. --parts
+//       first reads each blob twice more: gunzip alone, then gunzip + the sha256 of the blob and
+//       of the tar (what the transcoder checks), so the encoder's share is the rest.
 //   LayerBench chunked --tar FILE [--level 3]
 //       where the bytes of a zstd:chunked layer go, against plain zstd (see ChunkedAnalysis.cs).
 //
@@ -16,6 +19,7 @@
 // process's peak working set. Output blobs go to --out (default: a temp file), deleted after.
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Compression;
 using System.Text.Json;
 using ZstdContainers.Layers;
 using ZstdContainers.Oci;
@@ -81,10 +85,19 @@ try
                 }
                 var (file, digest, diffId) = (args[i + 1], Digest.Parse(args[i + 2]), Digest.Parse(args[i + 3]));
                 var compression = IsGzip(file) ? LayerCompression.Gzip : LayerCompression.None;
+                if (args.Contains("--parts"))
+                {
+                    foreach (var part in new[] { "gunzip", "gunzip+sha256" })
+                    {
+                        var (wall, cpu) = Timed(() => DecodeOnly(file, compression, hash: part != "gunzip"));
+                        Emit(new { layer = digest.Value, part, seconds = wall, cpuSeconds = cpu });
+                    }
+                }
                 var one = Stopwatch.StartNew();
+                var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
                 await using var input = File.OpenRead(file);
                 var blob = await BaseLayerTranscoder.TranscodeAsync(input, compression, digest, diffId, outPath, settings, CancellationToken.None);
-                Emit(new { layer = digest.Value, level, sourceBytes = new FileInfo(file).Length, tarBytes = blob.TarSize, zstdBytes = blob.Size, seconds = one.Elapsed.TotalSeconds });
+                Emit(new { layer = digest.Value, level, sourceBytes = new FileInfo(file).Length, tarBytes = blob.TarSize, zstdBytes = blob.Size, blobDigest = blob.Descriptor.Digest.ToString(), seconds = one.Elapsed.TotalSeconds, cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds });
                 total += blob.Size;
                 File.Delete(outPath);
             }
@@ -143,6 +156,37 @@ static async Task<(long Tar, long Blob)> RunLayerAsync(string mode, string dir, 
         }
         default:
             throw new ArgumentException($"unknown mode '{mode}'");
+    }
+}
+
+// wall and CPU seconds (the whole process) of one synchronous piece of work
+static (double Wall, double Cpu) Timed(Action work)
+{
+    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+    var clock = Stopwatch.StartNew();
+    work();
+    return (clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds);
+}
+
+// The transcoder's reading side without the encoder: gunzip, and with hash the sha256 of the blob and of the tar.
+static void DecodeOnly(string file, LayerCompression compression, bool hash)
+{
+    var source = new BufferedStream(File.OpenRead(file), 1 << 20);
+    using Stream raw = hash ? new HashingReadStream(source) : source;
+    using Stream tar = compression == LayerCompression.Gzip ? new GZipStream(raw, CompressionMode.Decompress, leaveOpen: true) : raw;
+    using var sink = new HashingWriteStream(new CountingStream());
+    var buffer = new byte[1 << 20];
+    int n;
+    while ((n = tar.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false)) > 0)
+    {
+        if (hash)
+        {
+            sink.Write(buffer, 0, n);
+        }
+    }
+    if (hash)
+    {
+        _ = (((HashingReadStream)raw).Digest, sink.Digest);
     }
 }
 
