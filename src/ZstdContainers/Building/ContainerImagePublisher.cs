@@ -38,23 +38,35 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         try
         {
             var baseSettings = new ZstdSettings(request.Compression.EffectiveBaseLevel) { Chunked = request.Compression.Chunked };
-            // The sink's own client: the cache lookup and the push share its connection and token.
-            var targetRegistry = (sink as RegistrySink)?.Client;
-            var registryCache = targetRegistry is null
-                ? null
-                : RegistryLayerCandidates.LoadAsync(targetRegistry, RegistryCacheSources(request, targetRegistry.Registry), baseImage.Platform, MediaTypes.OciLayerZstd, log, cancellationToken);
             // A sink that takes layers early starts each upload as soon as its layer is ready; the
             // config and the manifest still go up last, in ShipAsync. Disposed on the way out: after
             // a failure, uploads still running are stopped and nothing is tagged.
             var earlySink = request.SkipPublishing ? null : sink as IEarlyBlobSink;
             await using var uploads = earlySink?.BeginUploads(request.Repository, cancellationToken);
             Action<ImageLayer>? layerReady = uploads is null ? null : layer => _ = uploads.Ship(layer);
+            // The first failed upload stops the build: minutes of transcoding for an image that
+            // will not be pushed help nobody, and the user should see that failure now.
+            using var building = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, uploads?.Stopped ?? CancellationToken.None);
+            // The sink's own client: the cache lookup and the push share its connection and token.
+            var targetRegistry = (sink as RegistrySink)?.Client;
+            var registryCache = targetRegistry is null
+                ? null
+                : RegistryLayerCandidates.LoadAsync(targetRegistry, RegistryCacheSources(request, targetRegistry.Registry), baseImage.Platform, MediaTypes.OciLayerZstd, log, building.Token);
             var preparer = new BaseLayerPreparer(baseRegistry, cache, baseSettings, request.Compression.RecompressBaseLayers, log, registryCache);
-            var baseLayersTask = preparer.PrepareAsync(baseImage, cancellationToken, layerReady);
+            var baseLayersTask = preparer.PrepareAsync(baseImage, building.Token, layerReady);
             var appLayersTask = AppLayerBuilder.BuildAsync(
                 // A handed-off image finds its layers on disk later, not in the target registry.
-                request, appParts, policy, settings, workDirectory, log, cancellationToken, request.SkipPublishing ? null : registryCache, layerReady);
-            await Task.WhenAll(baseLayersTask, appLayersTask).ConfigureAwait(false);
+                request, appParts, policy, settings, workDirectory, log, building.Token, request.SkipPublishing ? null : registryCache, layerReady);
+            try
+            {
+                await Task.WhenAll(baseLayersTask, appLayersTask).ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Stopped by a failed upload: report that failure, not the cancellations it caused.
+                uploads?.ThrowIfFailed();
+                throw;
+            }
             var baseLayers = await baseLayersTask.ConfigureAwait(false);
             var appLayers = await appLayersTask.ConfigureAwait(false);
 

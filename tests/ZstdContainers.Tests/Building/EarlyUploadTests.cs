@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http;
 using ZstdContainers.Building;
 using ZstdContainers.Destinations;
@@ -107,6 +108,52 @@ public sealed class EarlyUploadTests : IDisposable
 
         Assert.True(openedByUpload());
         Assert.Contains(_fake.Requests, r => r.Method == "HEAD" && baseDigests.Any(r.Uri.AbsolutePath.EndsWith));
+        Assert.Null(_fake.GetManifest(Target, "1.0"));
+        Assert.DoesNotContain(_fake.Requests, r => r.Uri.AbsolutePath.Contains("/manifests/", StringComparison.Ordinal) && r.Method == "PUT");
+    }
+
+    [Fact]
+    public async Task The_first_failed_upload_stops_the_layers_still_being_built_and_is_the_error_reported()
+    {
+        var baseImage = FakeBaseImage.Push(_fake, _root);
+        await PublishAsync(Request(baseImage, "apps/other"));
+        // The second base layer leaves the local cache, so it must be downloaded and transcoded again;
+        // its download hangs until the publish cancels it. Only the first upload's failure can.
+        var recompressed = baseImage.BlobDigests.ElementAt(1);
+        foreach (var record in Directory.GetFiles(Path.Combine(_root, "cache", "v1", "transcoded"), recompressed.Hex + ".*"))
+        {
+            File.Delete(record);
+        }
+        var stalledDownload = $"/v2/{FakeBaseImage.Repository}/blobs/{recompressed}";
+        var downloadStalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _fake.Stall = (request, _) =>
+        {
+            var hit = request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath == stalledDownload;
+            if (hit)
+            {
+                downloadStalled.TrySetResult();
+            }
+            return hit;
+        };
+        // The refusal waits until the download hangs: the build must be stopped mid-layer, not before it starts.
+        _fake.Intercept = async (request, _) =>
+        {
+            if (request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == $"/v2/{Target}/blobs/uploads/")
+            {
+                await downloadStalled.Task;
+                return FakeRegistry.Respond(HttpStatusCode.BadRequest, FakeRegistry.OciError("BLOB_UPLOAD_INVALID", "storage quota exceeded"));
+            }
+            return null;
+        };
+        _fake.Requests.Clear();
+
+        // The timeout only keeps a regression from hanging the test run: nothing else ends the stall.
+        var error = await Assert.ThrowsAsync<ZstdContainersException>(
+            () => PublishAsync(Request(baseImage, Target)).WaitAsync(TimeSpan.FromMinutes(2)));
+
+        Assert.Equal(ErrorCodes.RegistryError, error.Code);
+        Assert.Contains("storage quota exceeded", error.Message);
+        Assert.Contains(_fake.StallsCancelled, uri => uri.AbsolutePath == stalledDownload);
         Assert.Null(_fake.GetManifest(Target, "1.0"));
         Assert.DoesNotContain(_fake.Requests, r => r.Uri.AbsolutePath.Contains("/manifests/", StringComparison.Ordinal) && r.Method == "PUT");
     }

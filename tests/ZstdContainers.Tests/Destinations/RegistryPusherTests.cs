@@ -32,6 +32,45 @@ public sealed class RegistryPusherTests
     }
 
     [Fact]
+    public async Task The_first_failed_upload_stops_the_others_and_is_the_error_thrown_not_their_cancellation()
+    {
+        var stalled = TestImages.Layer("listed first, its upload hangs");
+        var refused = TestImages.Layer("listed second, its upload is refused");
+        var image = TestImages.Image(TestImages.Amd64, [stalled, refused]);
+        var stalledHead = $"/v2/r/blobs/{stalled.Descriptor.Digest}";
+        // The refusal waits for the first upload to be under way: a failure before it would not show the stop.
+        var stallStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _fake.Stall = (request, _) =>
+        {
+            var hit = request.Method == HttpMethod.Head && request.RequestUri!.AbsolutePath == stalledHead;
+            if (hit)
+            {
+                stallStarted.TrySetResult();
+            }
+            return hit;
+        };
+        _fake.Intercept = async (request, _) =>
+        {
+            if (request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == "/v2/r/blobs/uploads/")
+            {
+                await stallStarted.Task;
+                return FakeRegistry.Respond(System.Net.HttpStatusCode.BadRequest, FakeRegistry.OciError("UNSUPPORTED", "repository is read-only"));
+            }
+            return null;
+        };
+        using var client = Client();
+
+        // The timeout only keeps a regression from hanging the test run: nothing else ends the stall.
+        var error = await Assert.ThrowsAsync<ZstdContainersException>(
+            () => new RegistryPusher(client, "r", _log).PushBlobsAsync(image, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2)));
+
+        Assert.Equal(ErrorCodes.RegistryError, error.Code);
+        Assert.Contains("read-only", error.Message);
+        Assert.Contains(_fake.StallsCancelled, uri => uri.AbsolutePath == stalledHead);
+        Assert.False(_fake.HasBlob("r", image.ConfigDigest));
+    }
+
+    [Fact]
     public async Task A_blob_from_elsewhere_is_staged_privately_unlinked_and_survives_a_retried_upload()
     {
         if (!OperatingSystem.IsLinux())

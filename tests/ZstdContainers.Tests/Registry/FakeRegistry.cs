@@ -78,6 +78,9 @@ internal sealed partial class FakeRegistry : HttpMessageHandler
     /// <summary>Requests for which this is true hang until the client gives up on them.</summary>
     public Func<HttpRequestMessage, int, bool>? Stall { get; set; }
 
+    /// <summary>The stalled requests that ended because the client cancelled them.</summary>
+    public ConcurrentQueue<Uri> StallsCancelled { get; } = new();
+
     public ConcurrentQueue<Recorded> Requests { get; } = new();
 
     public int MaxConcurrentUploads { get; private set; }
@@ -172,7 +175,15 @@ internal sealed partial class FakeRegistry : HttpMessageHandler
 
         if (Stall?.Invoke(request, number) == true)
         {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                StallsCancelled.Enqueue(request.RequestUri!);
+                throw;
+            }
         }
         if (Intercept is not null && await Intercept(request, number) is { } intercepted)
         {
