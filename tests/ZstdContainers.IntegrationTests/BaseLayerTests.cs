@@ -159,6 +159,60 @@ public sealed class BaseLayerTests(PackageFixture package)
     }
 
     [Fact]
+    public async Task A_corrupted_cache_entry_read_by_the_index_step_of_a_multi_rid_archive_fails_with_its_code_and_the_next_publish_rebuilds_it()
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var cache = Path.Combine(package.WorkRoot, "cache-corrupt-handoff-" + run);
+        var archive = Path.Combine(package.WorkRoot, $"corrupt-handoff-{run}.tar");
+        var project = await TestProject.CreateAsync(package, "corrupt-handoff", "<RuntimeIdentifiers>linux-x64;linux-arm64</RuntimeIdentifiers>");
+        // Base level 3: what is tested is the cache's check, not the compression.
+        string[] props = ["-p:ContainerLayerCompression=zstd", "-p:ContainerBaseLayerCompressionLevel=3", "-p:ContainerLayerCacheDirectory=" + cache, "-p:ContainerArchiveOutputPath=" + archive];
+        (await project.PublishAsync("it/corrupt-handoff", "v1", props, useRegistry: false)).EnsureSuccess("first multi-RID publish to an archive");
+
+        var victim = Directory.GetFiles(Path.Combine(cache, "v1", "blobs", "sha256")).OrderByDescending(f => new FileInfo(f).Length).First();
+        var digest = "sha256:" + Path.GetFileName(victim);
+        await using (var stream = new FileStream(victim, FileMode.Open, FileAccess.Write))
+        {
+            stream.Seek(1000, SeekOrigin.Begin);
+            stream.Write("not zstd"u8); // same size: the per-RID builds take the entry, the index step reads it
+        }
+        string[] RecordsNaming() => [.. Directory.GetFiles(Path.Combine(cache, "v1", "transcoded")).Where(r => File.ReadAllText(r).Contains(digest, StringComparison.Ordinal))];
+        Assert.NotEmpty(RecordsNaming());
+
+        var failed = await project.PublishAsync("it/corrupt-handoff", "v2", props, useRegistry: false);
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Contains("error ZSTDC5002", failed.Output);
+        Assert.Contains(digest, failed.Output);
+        Assert.Contains("publish again", failed.Output);
+        Assert.DoesNotContain("   at ", failed.Output);
+        Assert.False(File.Exists(victim));
+        Assert.Empty(RecordsNaming());
+
+        var second = await project.PublishAsync("it/corrupt-handoff", "v2", props, useRegistry: false);
+        second.EnsureSuccess("publish again after the damaged entry was deleted");
+        Assert.Contains("transcoded to zstd", second.Output);
+        Assert.Equal(digest, Sha256(File.ReadAllBytes(victim)));
+        Assert.Equal(digest, Sha256(ArchiveEntry(archive, "blobs/sha256/" + Path.GetFileName(victim))));
+    }
+
+    private static string Sha256(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+
+    private static byte[] ArchiveEntry(string archive, string name)
+    {
+        using var reader = new System.Formats.Tar.TarReader(File.OpenRead(archive));
+        while (reader.GetNextEntry() is { } entry)
+        {
+            if (entry.Name == name)
+            {
+                using var bytes = new MemoryStream();
+                entry.DataStream!.CopyTo(bytes);
+                return bytes.ToArray();
+            }
+        }
+        throw new InvalidOperationException($"{name} is not in {archive}");
+    }
+
+    [Fact]
     public async Task A_corrupt_base_blob_stops_the_publish_with_the_layer_and_both_diff_ids()
     {
         var baseImage = await CorruptBase.PushAsync("it/corrupt-base", "v1");

@@ -80,9 +80,12 @@ public sealed class ImageIndexPublisher(RegistryClientOptions registryOptions, I
         var layers = parts.Parsed.Layers.Select((descriptor, i) =>
         {
             var digest = descriptor.Digest;
-            IBlobSource source = (handOff.TryGetBlobPath(digest) ?? cache.TryGetBlobPath(digest)) is { } path
-                ? new FileBlobSource(path)
-                : new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest, descriptor.Size);
+            // A layer cache blob's bytes are checked when the destination reads them, as on the
+            // single-image path: a damaged one fails with ZSTDC5002 and is evicted, not kept to fail again.
+            IBlobSource source = handOff.TryGetBlobPath(digest) is { } handedOff
+                ? new FileBlobSource(handedOff)
+                : cache.TryGetBlob(digest, descriptor.Size) as IBlobSource
+                    ?? new RegistryBlobSource(baseRegistry, request.BaseImage.Repository, digest, descriptor.Size);
             return new ImageLayer(descriptor, parts.DiffIds[i], source, request.BaseImage);
         }).ToList();
         var configDigest = parts.Parsed.Config.Digest;

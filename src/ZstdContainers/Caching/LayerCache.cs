@@ -34,8 +34,7 @@ public sealed class LayerCache : IDisposable
 
     private readonly IBuildLog _log;
     private readonly TimeSpan _lockTimeout;
-    private readonly string _blobs;
-    private readonly string _records;
+    private readonly TranscodedEntries _entries;
     private readonly string _temp;
     private readonly string _locks;
 
@@ -84,8 +83,7 @@ public sealed class LayerCache : IDisposable
             }
         }
 
-        _blobs = Path.Combine(root, "blobs", "sha256");
-        _records = Path.Combine(root, "transcoded");
+        _entries = new TranscodedEntries(root, Directory, log);
         _temp = Path.Combine(root, "tmp");
         _locks = Path.Combine(root, "locks");
         log.Detail($"Layer cache: {root}");
@@ -154,25 +152,25 @@ public sealed class LayerCache : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(level, ZstdSettings.MaxLevel);
         ArgumentNullException.ThrowIfNull(create);
 
-        var key = Key(sourceDigest, level, format);
-        var recordPath = Path.Combine(_records, key + ".json");
+        var key = TranscodedEntries.Key(sourceDigest, level, format);
+        var recordPath = _entries.RecordPath(sourceDigest, level, format);
 
-        var (cached, _, _) = await TryGetAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
+        var (cached, _, _) = await _entries.TryReadAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
         if (cached is not null)
         {
             _log.Detail($"Layer cache hit: {sourceDigest} at level {level} is {cached.Digest}.");
-            return Hit(recordPath, sourceDigest, level, cached);
+            return Hit(sourceDigest, level, cached);
         }
 
         using var entryLock = await EntryLock.AcquireAsync(Path.Combine(_locks, key + ".lock"), _lockTimeout, _log, ct).ConfigureAwait(false);
 
         // Look again under the lock: another build may have stored it while we waited, and a damaged
         // entry is dealt with only here, so two builds never delete each other's fresh entries.
-        (cached, var problem, var badBlob) = await TryGetAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
+        (cached, var problem, var badBlob) = await _entries.TryReadAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
         if (cached is not null)
         {
             _log.Detail($"Layer cache hit: {sourceDigest} at level {level} is {cached.Digest} (stored by another build meanwhile).");
-            return Hit(recordPath, sourceDigest, level, cached);
+            return Hit(sourceDigest, level, cached);
         }
         if (problem is not null)
         {
@@ -214,7 +212,7 @@ public sealed class LayerCache : IDisposable
             throw;
         }
 
-        var blobPath = Path.Combine(_blobs, created.Digest.Hex);
+        var blobPath = _entries.BlobPath(created.Digest);
         if (!await PublishBlobAsync(tempBlob, blobPath, created, ct).ConfigureAwait(false))
         {
             return new CachedLayer(created, FromCache: false);
@@ -231,30 +229,28 @@ public sealed class LayerCache : IDisposable
     /// </summary>
     public async Task<CachedLayer?> TryGetTranscodedAsync(Digest sourceDigest, Digest diffId, int level, string format, CancellationToken ct)
     {
-        var recordPath = Path.Combine(_records, Key(sourceDigest, level, format) + ".json");
-        var (cached, _, _) = await TryGetAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
-        return cached is null ? null : Hit(recordPath, sourceDigest, level, cached);
+        var recordPath = _entries.RecordPath(sourceDigest, level, format);
+        var (cached, _, _) = await _entries.TryReadAsync(recordPath, sourceDigest, diffId, level, format, ct).ConfigureAwait(false);
+        return cached is null ? null : Hit(sourceDigest, level, cached);
     }
 
     // A hit, with the check of its bytes put off until a destination reads them. A damaged blob
-    // found then is evicted (record and blob), so the next publish recompresses the layer.
-    private CachedLayer Hit(string recordPath, Digest sourceDigest, int level, LayerBlob blob) => new(blob, FromCache: true, async ct =>
-    {
-        var problem = await BlobFile.VerifyAsync(blob.FilePath, blob.Digest, blob.Size, ct).ConfigureAwait(false);
-        if (problem is null)
-        {
-            return;
-        }
-        _log.Detail($"Layer cache entry {recordPath} is damaged: {problem}; deleted.");
-        BlobFile.TryDelete(recordPath);
-        BlobFile.TryDelete(blob.FilePath);
-        throw new ZstdContainersException(
-            ErrorCodes.CacheEntryCorrupt,
-            $"The layer cache entry for base layer {sourceDigest} (level {level}) is damaged: {problem}, found while reading it to ship it. The entry was deleted; publish again and the layer is recompressed. If this keeps happening, check the disk or clear the cache ('{Directory}').");
-    });
+    // found then is evicted (blob and records), so the next publish recompresses the layer.
+    private CachedLayer Hit(Digest sourceDigest, int level, LayerBlob blob) =>
+        new(blob, FromCache: true, _entries.DeferredCheck(blob.Digest, blob.Size, $"base layer {sourceDigest} (level {level})"));
 
-    private static string Key(Digest sourceDigest, int level, string format) =>
-        $"{sourceDigest.Hex}.L{level}" + (format == TranscodedRecord.PlainFormat ? string.Empty : "." + format.Replace(':', '-'));
+    /// <summary>
+    /// The cached blob with this (zstd) digest, as a destination reads it, or null when the cache does
+    /// not hold it. Only its existence is checked now; its bytes are checked when a destination reads
+    /// them (<see cref="FileBlobSource.DeferredCheck"/>), and a damaged blob then fails with
+    /// <see cref="ErrorCodes.CacheEntryCorrupt"/> and is deleted with its records, as for a hit of
+    /// <see cref="GetOrAddTranscodedAsync(Digest, Digest, int, string, Func{string, CancellationToken, Task{LayerBlob}}, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="size">The blob's size as the image lists it.</param>
+    public FileBlobSource? TryGetBlob(Digest digest, long size) =>
+        TryGetBlobPath(digest) is { } path
+            ? new FileBlobSource(path) { DeferredCheck = _entries.DeferredCheck(digest, size, $"the recompressed base layer {digest}") }
+            : null;
 
     /// <summary>
     /// The file of the cached blob with this (zstd) digest, or null when the cache does not hold it.
@@ -263,7 +259,7 @@ public sealed class LayerCache : IDisposable
     /// </summary>
     public string? TryGetBlobPath(Digest digest)
     {
-        var path = Path.Combine(_blobs, digest.Hex);
+        var path = _entries.BlobPath(digest);
         return File.Exists(path) ? path : null;
     }
 
@@ -281,46 +277,6 @@ public sealed class LayerCache : IDisposable
                 _log.Detail($"Could not delete the temporary layer cache '{Directory}': {e.Message}");
             }
         }
-    }
-
-    // A verified entry; else why the entry is damaged (and its blob's path when the blob is the
-    // problem); all null when there is no entry at all.
-    private async Task<(LayerBlob? Blob, string? Problem, string? BadBlob)> TryGetAsync(
-        string recordPath, Digest sourceDigest, Digest diffId, int level, string format, CancellationToken ct)
-    {
-        byte[] json;
-        try
-        {
-            json = await File.ReadAllBytesAsync(recordPath, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return (null, null, null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return (null, $"its record cannot be read ({e.Message})", null);
-        }
-
-        var record = TranscodedRecord.Parse(json, sourceDigest, level, format, out var problem);
-        if (record is null)
-        {
-            return (null, problem, null);
-        }
-        if (record.DiffId != diffId.Value)
-        {
-            return (null, $"its record gives diff_id {record.DiffId} where the base image's config lists {diffId}", null);
-        }
-
-        var digest = Digest.Parse(record.Digest);
-        var blobPath = Path.Combine(_blobs, digest.Hex);
-        // Size only (a stat): the bytes are checked when they are read, see Hit.
-        problem = BlobFile.CheckSize(blobPath, digest, record.Size);
-        if (problem is not null)
-        {
-            return (null, problem, blobPath);
-        }
-        return (record.ToBlob(blobPath), null, null);
     }
 
     // Renames the finished temp blob to its content address. False when the cache could not take it:

@@ -75,4 +75,71 @@ public sealed class DeferredCacheCheckTests : IDisposable
         Assert.Equal(_baseImage.DiffIds[0], Digest.Of(LayerTestData.Unzstd(_fake.GetBlob("apps/other", first.Image.Layers[0].Descriptor.Digest))));
         Assert.Contains(victim, CachedBlobs);
     }
+
+    // A multi-RID publish to an archive: the per-RID build makes its image without shipping it, then
+    // the index step writes every image's blobs, reading base layers from the layer cache.
+    private async Task<ImagePublishResult> PublishThroughHandOffAsync(string archive)
+    {
+        var compression = new CompressionOptions { UseZstd = true, CacheDirectory = CacheDirectory, HandOffDirectory = Path.Combine(_root, "obj", "handoff") };
+        var inner = Request("apps/multi") with { OutputRegistry = null, ArchiveOutputPath = archive, SkipPublishing = true, Compression = compression };
+        var options = RegistryTestHelpers.Options(_fake, _log);
+        var built = await new ContainerImagePublisher(options, _log).PublishAsync(inner, new ArchiveSink(archive), CancellationToken.None);
+        var request = new ImageIndexRequest
+        {
+            Images = [new GeneratedImage(System.Text.Encoding.UTF8.GetString(built.Image.Manifest), System.Text.Encoding.UTF8.GetString(built.Image.Config), built.Image.ManifestDigest.Value, built.Image.ManifestMediaType)],
+            BaseImage = _baseImage.Reference,
+            Repository = "apps/multi",
+            Tags = ["1.0"],
+            ArchiveOutputPath = archive,
+            Compression = compression,
+        };
+        await new ImageIndexPublisher(options, _log).PublishAsync(request, new ArchiveSink(archive), CancellationToken.None);
+        return built;
+    }
+
+    [Fact]
+    public async Task A_damaged_cache_blob_read_by_the_index_step_of_a_multi_rid_archive_fails_with_a_code_and_is_evicted()
+    {
+        var archive = Path.Combine(_root, "out", "multi.tar");
+        var first = await PublishThroughHandOffAsync(archive);
+        var damaged = first.Image.Layers[0].Descriptor.Digest;
+        var victim = Path.Combine(CacheDirectory, "v1", "blobs", "sha256", damaged.Hex);
+        using (var blob = File.Open(victim, FileMode.Open, FileAccess.ReadWrite))
+        {
+            blob.Position = blob.Length / 2;
+            blob.WriteByte((byte)(blob.ReadByte() ^ 0xff));
+        }
+        string RecordsNaming() => string.Join(",", Directory.GetFiles(Path.Combine(CacheDirectory, "v1", "transcoded"))
+            .Where(r => File.ReadAllText(r).Contains(damaged.Value, StringComparison.Ordinal)));
+        Assert.NotEmpty(RecordsNaming());
+
+        // The size is unchanged, so the per-RID build takes the entry; the index step reads its bytes.
+        var error = await Assert.ThrowsAsync<ZstdContainersException>(() => PublishThroughHandOffAsync(archive));
+        Assert.Equal(ErrorCodes.CacheEntryCorrupt, error.Code);
+        Assert.Contains(damaged.Value, error.Message);
+        Assert.Contains("publish again", error.Message);
+        Assert.False(File.Exists(victim));
+        Assert.Empty(RecordsNaming());
+
+        // The entry is gone: the next publish recompresses the layer and the archive holds the right bytes.
+        var retried = await PublishThroughHandOffAsync(archive);
+        Assert.Equal(first.Image.Layers.Select(l => l.Descriptor.Digest), retried.Image.Layers.Select(l => l.Descriptor.Digest));
+        Assert.Equal(damaged, Digest.Of(File.ReadAllBytes(victim)));
+        Assert.Equal(damaged, Digest.Of(ArchiveBlob(archive, damaged)));
+    }
+
+    private static byte[] ArchiveBlob(string archive, Digest digest)
+    {
+        using var reader = new System.Formats.Tar.TarReader(File.OpenRead(archive));
+        while (reader.GetNextEntry() is { } entry)
+        {
+            if (entry.Name == "blobs/sha256/" + digest.Hex)
+            {
+                using var bytes = new MemoryStream();
+                entry.DataStream!.CopyTo(bytes);
+                return bytes.ToArray();
+            }
+        }
+        throw new InvalidOperationException($"{digest} is not in {archive}");
+    }
 }
