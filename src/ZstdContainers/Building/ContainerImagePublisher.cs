@@ -26,8 +26,15 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
         sink.CheckWritable();
         new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy).EnsureSourceExists();
-        // Split before any network work: a bad custom layer fails in a second.
-        var appParts = LayerPartitioner.Partition(request.PublishDirectory, request.LayerSplit);
+        // Split before any network work: a bad custom layer fails in a second. The folder is walked
+        // once here for the split and the app layer fingerprints.
+        var snapshot = PublishFolderSnapshot.Take(request.PublishDirectory, cancellationToken);
+        var appParts = LayerPartitioner.Partition(snapshot, request.LayerSplit);
+        // The project's record is only worth keeping when a registry can hold the unchanged parts
+        // (this push makes the candidates of the next one); a handed-off image finds its layers on disk.
+        var fingerprints = sink is RegistrySink && !request.SkipPublishing && request.Compression.AppLayerRecordFile is { } recordFile
+            ? AppLayerBuilder.FingerprintAsync(recordFile, snapshot, appParts, request.WorkingDirectory, policy, log, cancellationToken)
+            : null;
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccesses.ForBaseImage(request.BaseImage.Registry, request.OutputRegistry), registryOptions);
         var baseImage = await BaseImageResolver.ResolveAsync(baseRegistry, request.BaseImage, request.RuntimeIdentifier, cancellationToken).ConfigureAwait(false);
@@ -56,7 +63,7 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
             var baseLayersTask = preparer.PrepareAsync(baseImage, building.Token, layerReady);
             var appLayersTask = AppLayerBuilder.BuildAsync(
                 // A handed-off image finds its layers on disk later, not in the target registry.
-                request, appParts, policy, settings, workDirectory, log, building.Token, request.SkipPublishing ? null : registryCache, layerReady);
+                request, appParts, policy, settings, workDirectory, log, building.Token, request.SkipPublishing ? null : registryCache, layerReady, fingerprints);
             try
             {
                 await Task.WhenAll(baseLayersTask, appLayersTask).ConfigureAwait(false);

@@ -31,12 +31,17 @@ public static partial class LayerPartitioner
 
     private const int LibrariesNamed = 4;
 
-    public static IReadOnlyList<AppLayerPart> Partition(string publishDirectory, LayerSplitOptions options)
+    public static IReadOnlyList<AppLayerPart> Partition(string publishDirectory, LayerSplitOptions options) =>
+        Partition(PublishFolderSnapshot.Take(publishDirectory), options);
+
+    /// <summary>Splits the folder as <paramref name="snapshot"/> saw it (no walk of its own).</summary>
+    public static IReadOnlyList<AppLayerPart> Partition(PublishFolderSnapshot snapshot, LayerSplitOptions options)
     {
         var custom = Validate(options.CustomLayers);
+        var publishDirectory = snapshot.Directory;
         if ((!options.SplitByOrigin && custom.Count == 0) || !Directory.Exists(publishDirectory))
         {
-            return [WholeFolder(publishDirectory)];
+            return [WholeFolder(snapshot)];
         }
 
         var ownership = options.SplitByOrigin
@@ -45,7 +50,7 @@ public static partial class LayerPartitioner
         var layers = new Dictionary<string, LayerContent>(StringComparer.Ordinal);
         LayerContent Layer(string name) => layers.TryGetValue(name, out var l) ? l : layers[name] = new LayerContent();
 
-        var entries = FolderEntries.EnumerateSorted(publishDirectory);
+        var entries = snapshot.Entries;
         var parents = new HashSet<string>(entries.SelectMany(e => Ancestors(e.RelativePath)), StringComparer.Ordinal);
         foreach (var (path, info) in entries)
         {
@@ -83,17 +88,15 @@ public static partial class LayerPartitioner
                 parts.Add(new AppLayerPart(name, $"{description}, {content.FileCount} files", content.Selection(), content.FileCount));
             }
         }
-        return parts.Count > 0 ? parts : [WholeFolder(publishDirectory)];
+        return parts.Count > 0 ? parts : [WholeFolder(snapshot)];
     }
 
     /// <summary>Fails with <see cref="ErrorCodes.InvalidCustomLayer"/> on a layer that cannot be built; cheap, so callers check before any work.</summary>
     public static void CheckCustomLayers(IReadOnlyList<CustomLayer> layers) => Validate(layers);
 
-    private static AppLayerPart WholeFolder(string publishDirectory)
+    private static AppLayerPart WholeFolder(PublishFolderSnapshot snapshot)
     {
-        var files = Directory.Exists(publishDirectory)
-            ? FolderEntries.EnumerateSorted(publishDirectory).Count(e => !FolderEntries.IsDirectory(e.Info))
-            : 0;
+        var files = snapshot.Entries.Count(e => !FolderEntries.IsDirectory(e.Info));
         return new AppLayerPart(AppLayer, $"the publish folder, {files} files", Selection: null, files);
     }
 
