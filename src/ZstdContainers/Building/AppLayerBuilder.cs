@@ -29,24 +29,20 @@ public sealed record AppLayerBuild(AppLayerPart Part, ImageLayer Layer, long Tar
 /// </summary>
 internal static class AppLayerBuilder
 {
-    /// <summary>
-    /// Loads the project's app layer record and takes every part's fingerprint from the one walk in
-    /// <paramref name="snapshot"/>, on the thread pool, so it runs while the base image is resolved.
-    /// </summary>
-    public static Task<RecordedFingerprints> FingerprintAsync(
-        string recordFile, PublishFolderSnapshot snapshot, IReadOnlyList<AppLayerPart> parts, string containerDirectory, LayerEntryPolicy policy, IBuildLog log, CancellationToken ct) =>
-        Task.Run(() =>
-        {
-            var clock = Stopwatch.StartNew();
-            var records = AppLayerRecords.Load(recordFile, log);
-            var hashes = records.FileHashesFor(snapshot.Directory);
-            var fingerprints = AppLayerFingerprint.ComputeAll(snapshot, parts, containerDirectory, policy, hashes, ct);
-            records.KeepFileHashes(snapshot.Directory, hashes);
-            log.Detail($"App layer fingerprints of {parts.Count} part(s) in {clock.Elapsed.TotalMilliseconds:F0} ms ({hashes.FilesRead} small file(s) read, the others' hashes recorded under their size, last-write time and mode).");
-            return new RecordedFingerprints(records, fingerprints);
-        }, ct);
+    /// <summary>Loads the project's app layer record and takes every part's fingerprint from the one walk in <paramref name="snapshot"/>.</summary>
+    public static RecordedFingerprints Fingerprint(
+        string recordFile, PublishFolderSnapshot snapshot, IReadOnlyList<AppLayerPart> parts, string containerDirectory, LayerEntryPolicy policy, IBuildLog log, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var records = AppLayerRecords.Load(recordFile, log);
+        var hashes = records.FileHashesFor(snapshot.Directory);
+        var fingerprints = AppLayerFingerprint.ComputeAll(snapshot, parts, containerDirectory, policy, hashes, ct);
+        records.KeepFileHashes(snapshot.Directory, hashes);
+        log.Detail($"App layer fingerprints of {parts.Count} part(s) in {clock.Elapsed.TotalMilliseconds:F0} ms ({hashes.FilesRead} small file(s) read, the others' hashes recorded under their size, last-write time and mode).");
+        return new RecordedFingerprints(records, fingerprints);
+    }
 
-    /// <param name="fingerprints">The project's record and each part's key (<see cref="FingerprintAsync"/>); null: no record kept.</param>
+    /// <param name="fingerprints">The project's record and each part's key (<see cref="Fingerprint"/>); null: no record kept.</param>
     /// <param name="registryCache">zstd layers the target registry holds; null when there is none to
     /// look in, or when a layer found there could not be shipped (handed off to a later step).</param>
     /// <param name="layerReady">Called with each layer as soon as it is built or found (e.g. to start its upload).</param>
@@ -60,12 +56,12 @@ internal static class AppLayerBuilder
         CancellationToken cancellationToken,
         Task<RegistryLayerCandidates>? registryCache = null,
         Action<ImageLayer>? layerReady = null,
-        Task<RecordedFingerprints>? fingerprints = null)
+        RecordedFingerprints? fingerprints = null)
     {
         var candidates = registryCache is null ? null : await registryCache.ConfigureAwait(false);
         // Only worth keeping when there is a registry to find unchanged parts in (this push makes
         // the candidates of the next one).
-        var recorded = candidates is not null && fingerprints is not null ? await fingerprints.ConfigureAwait(false) : null;
+        var recorded = candidates is not null ? fingerprints : null;
         var records = recorded?.Records;
         var built = new List<AppLayerBuild>(parts.Count);
         for (var i = 0; i < parts.Count; i++)

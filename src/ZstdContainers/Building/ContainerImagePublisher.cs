@@ -26,18 +26,20 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         var policy = LayerEntryPolicy.FromEnvironment(request.SourceDateEpoch);
         sink.CheckWritable();
         new DirectoryLayerWriter(request.PublishDirectory, request.WorkingDirectory, policy).EnsureSourceExists();
-        // Split before any network work: a bad custom layer fails in a second. The folder is walked
-        // once here for the split and the app layer fingerprints.
-        var snapshot = PublishFolderSnapshot.Take(request.PublishDirectory, cancellationToken);
-        var appParts = LayerPartitioner.Partition(snapshot, request.LayerSplit);
+        // A bad custom layer fails in a second, before any network work.
+        LayerPartitioner.CheckCustomLayers(request.LayerSplit.CustomLayers);
         // The project's record is only worth keeping when a registry can hold the unchanged parts
         // (this push makes the candidates of the next one); a handed-off image finds its layers on disk.
-        var fingerprints = sink is RegistrySink && !request.SkipPublishing && request.Compression.AppLayerRecordFile is { } recordFile
-            ? AppLayerBuilder.FingerprintAsync(recordFile, snapshot, appParts, request.WorkingDirectory, policy, log, cancellationToken)
-            : null;
+        var recordFile = sink is RegistrySink && !request.SkipPublishing ? request.Compression.AppLayerRecordFile : null;
+        // One walk of the publish folder gives the split and the app layer fingerprints; it runs on
+        // the thread pool while the base image is resolved (the first request pays the HTTP stack's start-up).
+        var appFolder = Task.Run(() => ReadAppFolder(request, policy, recordFile, cancellationToken), cancellationToken);
 
         using var baseRegistry = new RegistryClient(request.BaseImage.Registry, RegistryAccesses.ForBaseImage(request.BaseImage.Registry, request.OutputRegistry), registryOptions);
-        var baseImage = await BaseImageResolver.ResolveAsync(baseRegistry, request.BaseImage, request.RuntimeIdentifier, cancellationToken).ConfigureAwait(false);
+        var baseImageTask = BaseImageResolver.ResolveAsync(baseRegistry, request.BaseImage, request.RuntimeIdentifier, cancellationToken);
+        // The folder first: a folder that cannot be split fails with its own error, whatever the registry says.
+        var (appParts, fingerprints) = await appFolder.ConfigureAwait(false);
+        var baseImage = await baseImageTask.ConfigureAwait(false);
         log.Detail($"Base image {request.BaseImage} for {baseImage.Platform}: {baseImage.ManifestDigest}, {baseImage.Manifest.Layers.Count} layers");
 
         using var cache = new LayerCache(request.Compression.CacheDirectory ?? LayerCache.DefaultDirectory(registryOptions.Environment), log);
@@ -153,6 +155,18 @@ public sealed class ContainerImagePublisher(RegistryClientOptions registryOption
         {
             TryDelete(workDirectory);
         }
+    }
+
+    // The split of the publish folder and, when a record is kept, every part's fingerprint, from one walk.
+    private (IReadOnlyList<AppLayerPart> Parts, RecordedFingerprints? Fingerprints) ReadAppFolder(
+        ImageRequest request, LayerEntryPolicy policy, string? recordFile, CancellationToken cancellationToken)
+    {
+        var snapshot = PublishFolderSnapshot.Take(request.PublishDirectory, cancellationToken);
+        var parts = LayerPartitioner.Partition(snapshot, request.LayerSplit);
+        var fingerprints = recordFile is null
+            ? null
+            : AppLayerBuilder.Fingerprint(recordFile, snapshot, parts, request.WorkingDirectory, policy, log, cancellationToken);
+        return (parts, fingerprints);
     }
 
     /// <summary>
