@@ -12,7 +12,8 @@ public sealed record PublishFolderSnapshot(string Directory, IReadOnlyList<(stri
 {
     public static PublishFolderSnapshot Take(string publishDirectory, CancellationToken cancellationToken = default)
     {
-        var directory = Path.GetFullPath(publishDirectory);
+        // Without a trailing separator, so the same folder is named the same however it was given.
+        var directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(publishDirectory));
         var takenAt = DateTime.UtcNow;
         var entries = System.IO.Directory.Exists(directory) ? FolderEntries.EnumerateSorted(directory, cancellationToken) : [];
         return new PublishFolderSnapshot(directory, entries, takenAt);

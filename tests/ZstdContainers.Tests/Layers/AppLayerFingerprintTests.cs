@@ -56,4 +56,13 @@ public sealed class AppLayerFingerprintTests : IDisposable
         Assert.True(keys[0]!.Settled);
         Assert.False(keys[1]!.Settled);
     }
+
+    [Fact]
+    public void The_folder_is_named_the_same_with_or_without_a_trailing_separator()
+    {
+        // The SDK passes the publish folder with a trailing '/': the record's small-file hashes are
+        // kept under the folder's name, so both spellings must find them.
+        Write("app.dll", 100, Yesterday);
+        Assert.Equal(PublishFolderSnapshot.Take(_root).Directory, PublishFolderSnapshot.Take(_root + Path.DirectorySeparatorChar).Directory);
+    }
 }
