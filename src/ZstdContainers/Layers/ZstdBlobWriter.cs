@@ -16,6 +16,18 @@ public static class ZstdBlobWriter
     private const int FileWriteBufferSize = 1 << 20;
     private const int EncoderBufferSize = 1 << 20;
 
+    /// <summary>
+    /// zstd 1.5.7's ZSTD_c_blockSplitterLevel (ZstdSharp names it by number). By default the encoder
+    /// ends a block early wherever the data's statistics change, so a base layer here came out in
+    /// 32 KiB blocks instead of 128 KiB ones: 1.4% fewer bytes, but the Go decoder in containerd
+    /// (klauspost/compress, which pays a fixed cost per block) then needs ~20% more CPU, and a pull
+    /// spends more time unpacking than the saved bytes take on a fast link (eng/bench/results/pull-timeline.md).
+    /// </summary>
+    internal const ZSTD_cParameter BlockSplitterLevel = ZSTD_cParameter.ZSTD_c_experimentalParam20;
+
+    /// <summary>Level 1 of <see cref="BlockSplitterLevel"/>: full 128 KiB blocks (0 would be zstd's own choice).</summary>
+    internal const int NoBlockSplitting = 1;
+
     /// <param name="writeTar">Writes the complete, uncompressed tar to the stream it is given.</param>
     /// <param name="blobPath">Where the compressed blob goes; the caller owns the file.</param>
     /// <param name="settings">Level and threads; with <see cref="ZstdSettings.Chunked"/> the blob is zstd:chunked.</param>
@@ -44,6 +56,7 @@ public static class ZstdBlobWriter
                 {
                     encoder.SetParameter(ZSTD_cParameter.ZSTD_c_jobSize, jobSize);
                 }
+                encoder.SetParameter(BlockSplitterLevel, NoBlockSplitting);
                 await writeTar(tar, cancellationToken).ConfigureAwait(false);
             }
             catch

@@ -133,4 +133,73 @@ public sealed class ZstdBlobWriterTests : IDisposable
 
         Assert.Equal(whole.Digest, pieces.Digest);
     }
+
+    // Full 128 KiB blocks keep containerd's zstd decoder fast (ZstdBlobWriter.BlockSplitterLevel).
+    // The input switches between random bytes and text every 16 KiB, which zstd's default
+    // splitter cuts at; the second half of the test shows that it does, so the first can fail.
+    [Theory]
+    [InlineData(3)]
+    [InlineData(9)]
+    public async Task Blocks_hold_128_KiB_of_input_each_where_zstd_would_split_them(int level)
+    {
+        var tar = AlternatingRandomAndText(2 << 20);
+
+        var blob = await Write(tar, Path.Combine(_root, "blob"), new ZstdSettings(level, workers: 2));
+        var withZstdDefaults = DefaultSplittingBlob(tar, level);
+
+        Assert.Equal(tar.Length / (128 << 10), CountBlocks(await File.ReadAllBytesAsync(blob.FilePath)));
+        Assert.True(CountBlocks(withZstdDefaults) > tar.Length / (128 << 10), "the default splitter left these blocks whole");
+        Assert.Equal(tar, LayerTestData.Unzstd(await File.ReadAllBytesAsync(blob.FilePath)));
+    }
+
+    private static byte[] AlternatingRandomAndText(int length)
+    {
+        var data = LayerTestData.Text(length, seed: 6);
+        var random = new Random(7);
+        for (var offset = 0; offset < length; offset += 32 << 10)
+        {
+            random.NextBytes(data.AsSpan(offset, 16 << 10));
+        }
+        return data;
+    }
+
+    private static byte[] DefaultSplittingBlob(byte[] data, int level)
+    {
+        using var output = new MemoryStream();
+        using (var encoder = new CompressionStream(output, level, 1 << 20, leaveOpen: true))
+        {
+            encoder.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, 2);
+            encoder.SetParameter(ZSTD_cParameter.ZSTD_c_jobSize, 4 << 20);
+            encoder.Write(data);
+        }
+        return output.ToArray();
+    }
+
+    // Blocks of a zstd file (RFC 8878 3.1.1): frame header, then 3-byte block headers, each
+    // followed by its content (one byte for an RLE block), the last one flagged.
+    private static int CountBlocks(byte[] zstd)
+    {
+        var pos = 0;
+        var blocks = 0;
+        while (pos < zstd.Length)
+        {
+            Assert.Equal(0xFD2FB528u, BitConverter.ToUInt32(zstd, pos));
+            var descriptor = zstd[pos + 4];
+            var singleSegment = (descriptor >> 5) & 1;
+            pos += 5 + (singleSegment == 1 ? 0 : 1) + new[] { 0, 1, 2, 4 }[descriptor & 3]
+                + new[] { singleSegment, 2, 4, 8 }[descriptor >> 6];
+            bool last;
+            do
+            {
+                var header = zstd[pos] | (zstd[pos + 1] << 8) | (zstd[pos + 2] << 16);
+                last = (header & 1) == 1;
+                var type = (header >> 1) & 3;
+                pos += 3 + (type == 1 ? 1 : header >> 3);
+                blocks++;
+            }
+            while (!last);
+            pos += ((descriptor >> 2) & 1) * 4;
+        }
+        return blocks;
+    }
 }
