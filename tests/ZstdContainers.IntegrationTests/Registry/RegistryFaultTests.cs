@@ -173,6 +173,63 @@ public sealed class RegistryFaultTests(PackageFixture package, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_refused_upload_stops_a_base_layer_download_still_hanging_and_is_the_error_reported()
+    {
+        await using var registry = await RegistryServer.StartAsync("refused");
+        // The base image through a proxy of its own, so one base layer's download can be made to hang.
+        var (index, _, _) = await RegistryProbe.ManifestAsync("dotnet/aspnet", "10.0");
+        var amd64 = index["manifests"]!.AsArray().First(m => m!["platform"]!["architecture"]!.GetValue<string>() == "amd64")!["digest"]!.GetValue<string>();
+        var (baseManifest, _, _) = await RegistryProbe.ManifestAsync("dotnet/aspnet", amd64);
+        var hanging = RegistryProbe.Layers(baseManifest).OrderByDescending(l => l["size"]!.GetValue<long>()).First()["digest"]!.GetValue<string>();
+        await using var baseProxy = new FaultProxy(System.Net.IPEndPoint.Parse(Rig.Registry));
+        await using var proxy = new FaultProxy(registry.EndPoint);
+        var project = await TestProject.CreateAsync(package, "registry-refused-app");
+        var cache = Path.Combine(package.WorkRoot, "cache-refused-" + Guid.NewGuid().ToString("N")[..8]);
+        string[] arguments = ["-p:ContainerBaseImage=" + baseProxy.Address + "/dotnet/aspnet:10.0", "-p:ContainerLayerCacheDirectory=" + cache];
+        (await RegistryTestKit.PublishAsync(project, proxy.Address, "it/refused-first", "v1", null, arguments)).EnsureSuccess("first publish, filling the layer cache");
+
+        // The largest base layer leaves the cache, and its download hangs (the proxy never answers it):
+        // it is not ready until the publish stops it. The other base layers come from the cache and
+        // are uploaded at once, to a repository that does not have them, and the registry refuses.
+        foreach (var record in Directory.GetFiles(Path.Combine(cache, "v1", "transcoded"), hanging[7..] + ".*"))
+        {
+            File.Delete(record);
+        }
+        baseProxy.Policy = request => request.Method == "GET" && request.Path.EndsWith(hanging, StringComparison.Ordinal) ? FaultAction.StallAfter(0) : FaultAction.Pass;
+        var manifestPuts = 0;
+        proxy.Policy = request =>
+        {
+            if (request.IsManifestPut)
+            {
+                Interlocked.Increment(ref manifestPuts);
+            }
+            if (request.Method == "POST" && request.Path.EndsWith("/blobs/uploads/", StringComparison.Ordinal))
+            {
+                // A gate: uploads are refused only once the base layer's download hangs.
+                baseProxy.Stalled.Task.Wait(TimeSpan.FromMinutes(2));
+                return FaultAction.Respond(400);
+            }
+            return FaultAction.Pass;
+        };
+
+        var started = DateTime.UtcNow;
+        var result = await RegistryTestKit.PublishAsync(project, proxy.Address, "it/refused", "v1", null, arguments);
+        var elapsed = DateTime.UtcNow - started;
+
+        // The refusal is the error, not the download it stopped (left alone, that would give up after
+        // the client's request timeout with a download error of its own).
+        RegistryTestKit.AssertCleanFailure(result, "ZSTDC3003");
+        var error = RegistryTestKit.ErrorLine(result, "ZSTDC3003");
+        Assert.Contains("400", error);
+        Assert.Contains("injected by the test proxy", error);
+        Assert.Equal(["ZSTDC3003"], System.Text.RegularExpressions.Regex.Matches(result.Output, @"error (ZSTDC\d{4})").Select(m => m.Groups[1].Value).Distinct());
+        Assert.Contains(baseProxy.EventList, e => e.Action.StartsWith("stalled", StringComparison.Ordinal));
+        Assert.Equal(0, manifestPuts);
+        Assert.Null(await registry.ManifestDigestAsync("it/refused", "v1"));
+        testOutput.WriteLine($"refused publish: exit {result.ExitCode} after {elapsed.TotalSeconds:0.0} s; {error}");
+    }
+
+    [Fact]
     public async Task A_registry_port_where_nothing_listens_is_reported_as_unreachable_not_as_a_broken_connection()
     {
         // In process, on a real socket: the other half of ZSTDC3001's wording (the killed-uploads test has the first).
