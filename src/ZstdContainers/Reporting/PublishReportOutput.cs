@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace ZstdContainers.Reporting;
 
@@ -10,16 +11,19 @@ namespace ZstdContainers.Reporting;
 /// (<c>GITHUB_STEP_SUMMARY</c>), and an uploaded build summary in Azure DevOps (<c>TF_BUILD</c>).
 /// The image is already published when this runs, so a report that cannot be written is a warning.
 /// </summary>
-public static class PublishReportOutput
+public static partial class PublishReportOutput
 {
     public const string JsonFileName = "zstdcontainers-report.json";
     public const string MarkdownFileName = "zstdcontainers-report.md";
 
+    // The metadata is source-generated (ReportJson): reflection-based serialization builds it at run
+    // time, start-up cost in the fresh MSBuild process of every CI publish.
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        TypeInfoResolver = ReportJson.Default,
     };
 
     /// <summary>
@@ -91,4 +95,8 @@ public static class PublishReportOutput
             return false;
         }
     }
+
+    [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+    [JsonSerializable(typeof(PublishReport))]
+    private sealed partial class ReportJson : JsonSerializerContext;
 }

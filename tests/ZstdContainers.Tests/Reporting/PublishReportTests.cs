@@ -49,6 +49,26 @@ public sealed class PublishReportTests : IDisposable
     ]);
 
     [Fact]
+    public void The_json_is_what_reflection_based_serialization_with_the_same_options_writes()
+    {
+        // The report's JSON metadata is source-generated (start-up cost); the file must not change for it.
+        var report = PublishReportBuilder.Build(Facts(Image, Shipped(Image)));
+        var reflection = new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true,
+            PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+        };
+
+        var json = PublishReportOutput.ToJson(report);
+
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(report, reflection), json);
+        Assert.Contains("\"schemaVersion\": 1", json, StringComparison.Ordinal);
+        Assert.Contains("\"layers\": [", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Each_layer_says_where_it_came_from_what_was_done_and_what_was_sent_and_the_totals_add_up()
     {
         var image = Image;
