@@ -28,6 +28,17 @@ public static class ZstdBlobWriter
     /// <summary>Level 1 of <see cref="BlockSplitterLevel"/>: full 128 KiB blocks (0 would be zstd's own choice).</summary>
     internal const int NoBlockSplitting = 1;
 
+    /// <summary>
+    /// ZSTD_c_splitAfterSequences: the second splitter, on by default from level 16 (the optimal
+    /// parsers), cuts blocks after match finding. Off for the same reason: at level 19, with both
+    /// splitters off, the aspnet stand-in's OS layer is 1275 blocks instead of 8595 and decodes in
+    /// 0.40 s of CPU instead of 0.49 s, for 1.7% more bytes.
+    /// </summary>
+    internal const ZSTD_cParameter SplitAfterSequences = ZSTD_cParameter.ZSTD_c_experimentalParam13;
+
+    /// <summary>ZSTD_ps_disable of zstd's ZSTD_ParamSwitch_e (0 auto, 1 enable, 2 disable).</summary>
+    internal const int ParamSwitchDisable = 2;
+
     /// <param name="writeTar">Writes the complete, uncompressed tar to the stream it is given.</param>
     /// <param name="blobPath">Where the compressed blob goes; the caller owns the file.</param>
     /// <param name="settings">Level and threads; with <see cref="ZstdSettings.Chunked"/> the blob is zstd:chunked.</param>
@@ -57,6 +68,7 @@ public static class ZstdBlobWriter
                     encoder.SetParameter(ZSTD_cParameter.ZSTD_c_jobSize, jobSize);
                 }
                 encoder.SetParameter(BlockSplitterLevel, NoBlockSplitting);
+                encoder.SetParameter(SplitAfterSequences, ParamSwitchDisable);
                 await writeTar(tar, cancellationToken).ConfigureAwait(false);
             }
             catch
