@@ -55,6 +55,8 @@ if ((quick)); then
 else
   N_PUB=3 N_PULL=5 N_TP=3 LEVELS="3 9 19" BIG_MB=2000
 fi
+# ZCB_LEVELS="7 8": the base levels the levels section measures (for choosing the default)
+LEVELS=${ZCB_LEVELS:-$LEVELS}
 DEPS_MB=100
 data="${ZCB_DATA:-/tmp/zstdcontainers-bench-data}"
 [[ $(id -u) -eq 0 ]] || die "run as root (the rig, containerd and drop_caches need it)"
@@ -446,7 +448,8 @@ warm_up() { # APP: the untimed publish that brings APP's build up to date after 
 app_actions() { # LOGNAME -> "N of M app layers from the registry"
   local all reused
   all=$(grep -cE '^\s+app layer' "$run/logs/$1.log" || true)
-  reused=$(grep -cE '^\s+app layer.*tar unchanged, zstd from the registry' "$run/logs/$1.log" || true)
+  # "tar unchanged" (hashed) or "files unchanged since the last publish" (recognised from the obj/ record)
+  reused=$(grep -cE '^\s+app layer.*unchanged.*zstd from the registry' "$run/logs/$1.log" || true)
   echo "$reused of $all app layers from the registry"
 }
 
