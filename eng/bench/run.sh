@@ -53,7 +53,7 @@ done
 if ((quick)); then
   N_PUB=1 N_PULL=2 N_TP=1 LEVELS="3 9" BIG_MB=400
 else
-  N_PUB=3 N_PULL=5 N_TP=3 LEVELS="3 9 19" BIG_MB=2000
+  N_PUB=3 N_PULL=5 N_TP=3 LEVELS="3 7 9 19" BIG_MB=2000
 fi
 # ZCB_LEVELS="7 8": the base levels the levels section measures (for choosing the default)
 LEVELS=${ZCB_LEVELS:-$LEVELS}
@@ -550,10 +550,11 @@ section "base layer levels (a): bytes, first publish, pull" levels levels
 # registry of its own, started empty on another loopback port (the base stays in $BREG): the SDK
 # cannot mount the base layers there, so it downloads them (into its content store, which a fresh
 # XDG_CACHE_HOME and TMPDIR keep empty) and uploads them; ours downloads, recompresses and uploads
-# them, with an empty layer cache. Ours at the default base level (and level 3) and the SDK's
+# them, with an empty layer cache. Ours at EMPTY_LEVELS (below) and the SDK's
 # alternate, N_PUB each. The levels section's first publish (same registry, new repository: the SDK
 # mounts) is the other half of the comparison.
-EMPTY_LEVELS=${ZCB_EMPTY_LEVELS:-"$(grep -rhoP 'DefaultBaseLevel = \K[0-9]+' "$root/src" | head -1) 3"}
+# the default level, level 3 and level 9 (the default before it was chosen by this measurement)
+EMPTY_LEVELS=${ZCB_EMPTY_LEVELS:-"$(printf '%s\n' "$(grep -rhoP 'DefaultBaseLevel = \K[0-9]+' "$root/src" | head -1)" 3 9 | awk '!seen[$0]++' | paste -sd' ')"}
 levels_empty() {
   local i l who w
   fresh_tmp=1
