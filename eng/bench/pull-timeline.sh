@@ -17,6 +17,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 source "$root/eng/lib/containerd-config.sh"
 source "$root/eng/lib/private-registry.sh"
 source "$root/eng/lib/shaping.sh"
+source "$root/eng/lib/node-disk.sh"
 
 rate="" pulls=5 modes="ctr"
 while [[ ${1:-} == --* ]]; do
@@ -36,6 +37,7 @@ pid=""
 cleanup() {
   shaping_off
   [[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; }
+  node_disk_unmount "$dir/node"
   awk -v d="$dir" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$dir"
 }
@@ -44,8 +46,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # a containerd of our own at debug level, gzip decoded in-process (as run.sh's cd-inproc)
-mkdir -p "$dir/root" "$dir/state" "$dir/opt" "$dir/bin"
-write_containerd_config "$dir/config.toml" "$dir" "$dir/containerd.sock"
+# root and state on a journaled ext4 of their own, as run.sh's (eng/lib/node-disk.sh says why)
+disk="$dir"
+if node_disk_mount "$dir/node"; then disk="$dir/node"; else echo "no loop device: containerd stays on $(root_fs_note)" >&2; fi
+mkdir -p "$dir/bin" "$disk/root" "$disk/state" "$disk/opt"
+write_containerd_config "$dir/config.toml" "$disk" "$dir/containerd.sock"
 sed -i 's/^  level = "warn"/  level = "debug"/' "$dir/config.toml"
 for c in containerd-shim-runc-v2 runc; do ln -sf "$(command -v "$c")" "$dir/bin/$c"; done
 (env PATH="$dir/bin" CONTAINERD_DISABLE_PIGZ=1 "$(command -v setsid)" "$(command -v containerd)" --config "$dir/config.toml" \
@@ -53,7 +58,7 @@ for c in containerd-shim-runc-v2 runc; do ln -sf "$(command -v "$c")" "$dir/bin/
 pid=$(<"$dir/pid")
 sock="$dir/containerd.sock"
 wait_for 30 ctr -a "$sock" version || { echo "containerd did not start" >&2; exit 1; }
-content="$dir/root/io.containerd.content.v1.content"
+content="$disk/root/io.containerd.content.v1.content"
 
 empty() {
   local img

@@ -38,6 +38,7 @@ lib="$here/lib"
 source "$root/eng/lib/containerd-config.sh"
 source "$lib/common.sh"
 source "$root/eng/lib/shaping.sh"
+source "$root/eng/lib/node-disk.sh"
 results="$here/results"
 
 quick=0 keep=0
@@ -90,6 +91,7 @@ pids=()
 packed=()   # package versions this run packed (the jit section packs two more)
 cleanup() {
   stop_pids
+  node_disk_unmount "$run/node"
   if ((!keep)); then
     local v
     for v in "${packed[@]}"; do remove_package "$v"; done
@@ -147,11 +149,22 @@ layerbench="$run/layerbench/LayerBench"
 say "private registry and containerd x2"
 seed_private_registry "$run/logs/registry.log"
 
+# The daemons' root and state go on a journaled ext4 of their own, as a node's /var/lib/containerd
+# (eng/lib/node-disk.sh: why the root file system here would add a per-file cost to every pull).
+# ZCB_CONTAINERD_DISK=run keeps them in the run folder.
+if [[ ${ZCB_CONTAINERD_DISK:-node} != run ]] && node_disk_mount "$run/node"; then
+  cd_disk="$run/node"
+  recs meta.containerd_disk "a journaled ext4 of its own (loop device, direct I/O; the root file system is $(root_fs_note))"
+else
+  cd_disk="$run"
+  recs meta.containerd_disk "the run folder's file system ($(root_fs_note))"
+fi
+
 # start_containerd NAME PIGZ(0|1): own root/state/socket; prints the socket
 start_containerd() {
   local name=$1 pigz=$2 d="$run/$1" bin
-  mkdir -p "$d/root" "$d/state" "$d/opt" "$d/bin"
-  write_containerd_config "$d/config.toml" "$d" "$d/containerd.sock"
+  mkdir -p "$d/bin" "$cd_disk/$name/root" "$cd_disk/$name/state" "$cd_disk/$name/opt"
+  write_containerd_config "$d/config.toml" "$cd_disk/$name" "$d/containerd.sock"
   if ((pigz)); then
     bin="$PATH"
     command -v unpigz >/dev/null || die "unpigz not on PATH"

@@ -299,6 +299,7 @@ md.append(f"## containerd cold pull + unpack (seconds, median of {n_pull}, minâ€
 md.append("`ctr images pull` from the local registry; before every pull: image removed (`images rm --sync`), "
           "content pruned, checked empty, `sync; echo 3 > /proc/sys/vm/drop_caches`"
           + ("" if get("meta.drop_caches") is not False else " (**not permitted here: page cache stayed warm**)")
+          + f". containerd's root and state: {get('meta.containerd_disk') or 'the run folder'} (eng/lib/node-disk.sh says why)"
           + f". unpigz exec'd while unpacking gzip: pigz daemon {yn(get('pigz_seen.cd-pigz'))}, "
           f"in-process daemon {yn(get('pigz_seen.cd-inproc'))}.\n")
 md.append("| image | SDK image (gzip), decoded in-process | SDK image (gzip), unpigz | our image (zstd) | ours / SDK in-process | ours / SDK unpigz |")
