@@ -95,7 +95,11 @@ say "starting a private registry and containerd for the measurements"
 # containerd's root and state on a journaled ext4 of their own, as a node's /var/lib/containerd
 # (eng/lib/node-disk.sh: why this machine's root file system would slow every pull after the first)
 cd_disk="$run/cd"
-if node_disk_mount "$run/node"; then cd_disk="$run/node"; fi
+if node_disk_mount "$run/node"; then
+  cd_disk="$run/node"
+else
+  echo "   (no loop device: containerd stays on the $(root_fs_note) file system of /tmp)" >&2
+fi
 mkdir -p "$cd_disk/root" "$cd_disk/state" "$cd_disk/opt" "$run/cd/bin"
 start_private_registry "$run" "$run/registry.log" ||
   { tail -5 "$run/registry.log" >&2; echo "demo.sh: the private registry did not start" >&2; exit 1; }
