@@ -125,22 +125,13 @@ public sealed class EarlyUploadTests : IDisposable
             File.Delete(record);
         }
         var stalledDownload = $"/v2/{FakeBaseImage.Repository}/blobs/{recompressed}";
-        var downloadStalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _fake.Stall = (request, _) =>
-        {
-            var hit = request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath == stalledDownload;
-            if (hit)
-            {
-                downloadStalled.TrySetResult();
-            }
-            return hit;
-        };
+        var downloadStalled = _fake.StallRequestsTo(HttpMethod.Get, stalledDownload);
         // The refusal waits until the download hangs: the build must be stopped mid-layer, not before it starts.
         _fake.Intercept = async (request, _) =>
         {
             if (request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == $"/v2/{Target}/blobs/uploads/")
             {
-                await downloadStalled.Task;
+                await downloadStalled;
                 return FakeRegistry.Respond(HttpStatusCode.BadRequest, FakeRegistry.OciError("BLOB_UPLOAD_INVALID", "storage quota exceeded"));
             }
             return null;

@@ -39,21 +39,12 @@ public sealed class RegistryPusherTests
         var image = TestImages.Image(TestImages.Amd64, [stalled, refused]);
         var stalledHead = $"/v2/r/blobs/{stalled.Descriptor.Digest}";
         // The refusal waits for the first upload to be under way: a failure before it would not show the stop.
-        var stallStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _fake.Stall = (request, _) =>
-        {
-            var hit = request.Method == HttpMethod.Head && request.RequestUri!.AbsolutePath == stalledHead;
-            if (hit)
-            {
-                stallStarted.TrySetResult();
-            }
-            return hit;
-        };
+        var stallStarted = _fake.StallRequestsTo(HttpMethod.Head, stalledHead);
         _fake.Intercept = async (request, _) =>
         {
             if (request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == "/v2/r/blobs/uploads/")
             {
-                await stallStarted.Task;
+                await stallStarted;
                 return FakeRegistry.Respond(System.Net.HttpStatusCode.BadRequest, FakeRegistry.OciError("UNSUPPORTED", "repository is read-only"));
             }
             return null;

@@ -78,6 +78,25 @@ internal sealed partial class FakeRegistry : HttpMessageHandler
     /// <summary>Requests for which this is true hang until the client gives up on them.</summary>
     public Func<HttpRequestMessage, int, bool>? Stall { get; set; }
 
+    /// <summary>
+    /// Makes every <paramref name="method"/> request for <paramref name="path"/> hang (see <see cref="Stall"/>);
+    /// the task completes when the first one arrives, so a test can act while it is under way.
+    /// </summary>
+    public Task StallRequestsTo(HttpMethod method, string path)
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Stall = (request, _) =>
+        {
+            var hit = request.Method == method && request.RequestUri!.AbsolutePath == path;
+            if (hit)
+            {
+                arrived.TrySetResult();
+            }
+            return hit;
+        };
+        return arrived.Task;
+    }
+
     /// <summary>The stalled requests that ended because the client cancelled them.</summary>
     public ConcurrentQueue<Uri> StallsCancelled { get; } = new();
 
