@@ -51,8 +51,7 @@ cleanup() {
     kill -9 "$p" 2>/dev/null || true
   done
   node_disk_unmount "$run/node"
-  # containerd killed mid-run may leave mounts behind: never rm through a mount
-  awk -v d="$run" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  unmount_below "$run"
   rm -rf "$run"
 }
 # Set before shaping_on, which puts shaping_off in front of it.

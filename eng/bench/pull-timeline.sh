@@ -38,7 +38,7 @@ cleanup() {
   shaping_off
   [[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; }
   node_disk_unmount "$dir/node"
-  awk -v d="$dir" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  unmount_below "$dir"
   rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -38,7 +38,6 @@ lib="$here/lib"
 source "$root/eng/lib/containerd-config.sh"
 source "$lib/common.sh"
 source "$root/eng/lib/shaping.sh"
-source "$root/eng/lib/node-disk.sh"
 results="$here/results"
 
 quick=0 keep=0

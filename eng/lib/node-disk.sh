@@ -1,5 +1,5 @@
-# Sourced by eng/bench/run.sh and eng/bench/pull-timeline.sh: a disk for the benchmark's containerd
-# daemons like a node's /var/lib/containerd (a journaled ext4), instead of this machine's root file system.
+# Sourced by eng/demo.sh, eng/bench/pull-timeline.sh and eng/bench/lib/common.sh (run.sh, chunked.sh):
+# a disk for containerd like a node's /var/lib/containerd (a journaled ext4), instead of this machine's root file system.
 #
 # Why: the root file system here is ext4 without a journal. Without a journal, ext4 skips every inode
 # freed in the last 30 s (vm.dirty_expire_centisecs) when it allocates one (recently_deleted() in
@@ -10,6 +10,12 @@
 # system: 5.4 s / 3.2 s). The cost is per file created, the same for both images, and no node pays
 # it: a node's containerd root is a journaled ext4 or xfs, and it does not delete an image's files
 # seconds before every pull.
+
+# unmount_below DIR: lazily unmounts every mount below DIR, deepest first (containerd killed mid-run
+# may leave snapshot mounts behind: never rm -rf through a mount).
+unmount_below() {
+  awk -v d="$1" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+}
 
 # node_disk_mount DIR: a sparse 16 GiB file DIR.img on a loop device with direct I/O (so the page
 # cache holds the data once, and drop_caches empties it), a journaled ext4 on it, mounted at DIR.
@@ -33,7 +39,7 @@ node_disk_mount() {
 node_disk_unmount() {
   local dir=$1 dev
   [[ -e $dir.img ]] || return 0
-  awk -v d="$dir" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  unmount_below "$dir"
   dev=$(findmnt -n -o SOURCE --target "$dir" 2>/dev/null | grep '^/dev/loop' || true)
   umount -l "$dir" 2>/dev/null || true
   # A loop device still open is detached by the kernel when its last user closes it (autoclear).

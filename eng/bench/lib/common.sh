@@ -4,6 +4,7 @@
 bench_lib="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 source "$bench_lib/../../lib/private-registry.sh"
 source "$bench_lib/../../lib/nuget-config.sh"
+source "$bench_lib/../../lib/node-disk.sh"
 
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_CLI_USE_MSBUILD_SERVER=0 MSBUILDDISABLENODEREUSE=1
@@ -124,6 +125,6 @@ stop_pids() {
 # remove_run_folder: $run, after unmounting what a containerd killed mid-pull may have left
 # mounted there (never rm through a mount)
 remove_run_folder() {
-  awk -v d="$run" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  unmount_below "$run"
   rm -rf "$run"
 }
